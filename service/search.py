@@ -1,0 +1,25 @@
+"""The retrieval service: runs pipelines/search/search.yml and times it."""
+
+import time
+from typing import Any
+
+from haystack import Document
+
+from service.pipelines import load_pipeline
+from service.timings import collect_timings, record
+
+
+class Searcher:
+    """Hybrid search over the press releases (BM25 + embeddings, fused, re-ranked), as declared in YAML."""
+
+    def __init__(self) -> None:
+        self.pipeline = load_pipeline("search", "search")
+        self.pipeline.pipeline.warm_up()
+
+    def search(self, query: str, top_k: int, filters: dict[str, Any] | None) -> tuple[list[Document], dict[str, float]]:
+        """Ranked chunks for `query` (at most `top_k`, matching `filters`) and the stage timings in ms."""
+        with collect_timings() as timings:
+            started = time.perf_counter()
+            documents = self.pipeline.run(query=query, filters=filters, top_k=top_k)["documents"]
+            record("search_total", started)
+        return documents, dict(timings)
