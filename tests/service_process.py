@@ -1,0 +1,76 @@
+"""Start the real service (`pressqa-serve`) in a subprocess on a free loopback port, for end-to-end tests."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("PRESS_RELEASES_DIR") or REPO.parent / "shared" / "telekom-press-releases").resolve()
+INDEX_TOKEN = "test-index-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServiceProcess:
+    """One service process with its own data directory; `start()` waits until it is ready."""
+
+    def __init__(self, data_dir: Path, corpus: Path | None = CORPUS, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / f"service-{self.port}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "PRESSQA_READ_TOKEN"}},
+            "HAYHOOKS_HOST": "127.0.0.1",
+            "HAYHOOKS_PORT": str(self.port),
+            "PRESSQA_DATA_DIR": str(data_dir),
+            "PRESS_RELEASES_DIR": str(corpus or data_dir / "no-corpus"),
+            "PRESSQA_INDEX_TOKEN": INDEX_TOKEN,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 900, until_indexed: bool = True) -> "ServiceProcess":
+        """Start and wait for /health (and, with `until_indexed`, for indexing at start to finish)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from service.app import main; main()"],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                health = httpx.get(self.url + "/health", timeout=5).json()
+                if not until_indexed or (health["documents"] > 0 and not health["indexing"]["running"]):
+                    return self
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(1)
+        self.stop()
+        raise TimeoutError(f"service not ready after {timeout} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) if self.log_path.exists() else ""
