@@ -15,7 +15,7 @@ from haystack.dataclasses import StreamingChunk
 from service.documents import document_to_json
 from service.pipelines import load_pipeline
 from service.search import Searcher
-from service.timings import collect_timings, record
+from service.timings import collect_timings
 
 NOTHING_FOUND = "The press releases do not contain information that answers this question."
 Event = tuple[str, dict[str, Any]]
@@ -60,30 +60,34 @@ class Answerer:
         return reply
 
     def stream(self, query: str, top_k: int, filters: dict[str, Any] | None) -> Iterator[Event]:
-        """Events `sources`, then `delta` (answer text pieces), then `done` with the final answer."""
-        with collect_timings() as timings:
-            started = time.perf_counter()
-            documents, search_timings = self.searcher.search(query, top_k, filters)
-            timings.update(search_timings)
-            yield "sources", {"documents": [document_to_json(d) for d in documents], "mode": self.mode}
+        """Events `sources`, then `delta` (answer text pieces), then `done` with the final answer.
 
-            warning, usage = None, None
-            if not documents:
-                answer, mode = NOTHING_FOUND, self.mode
-                yield "delta", {"text": answer}
-            elif self.generate is not None:
-                answer, usage, warning = yield from self._stream_llm(query, documents)
-                mode = "llm" if warning is None else "extractive"
-            else:
-                answer, mode = self._extract(query, documents), "extractive"
-                yield "delta", {"text": answer}
-            record("total", started)
-        yield "done", {"answer": answer, "mode": mode, "warning": warning, "timings_ms": dict(timings), "usage": usage}
+        Timings are collected per synchronous step: a streamed generator may resume in another thread.
+        """
+        started = time.perf_counter()
+        documents, timings = self.searcher.search(query, top_k, filters)
+        yield "sources", {"documents": [document_to_json(d) for d in documents], "mode": self.mode}
 
-    def _extract(self, query: str, documents: list[Document]) -> str:
-        return self.extract.run(query=query, documents=documents)["answer"]
+        warning, usage = None, None
+        if not documents:
+            answer, mode = NOTHING_FOUND, self.mode
+            yield "delta", {"text": answer}
+        elif self.generate is not None:
+            answer, usage, warning = yield from self._stream_llm(query, documents, timings)
+            mode = "llm" if warning is None else "extractive"
+        else:
+            answer, mode = self._extract(query, documents, timings), "extractive"
+            yield "delta", {"text": answer}
+        timings["total"] = _ms_since(started)
+        yield "done", {"answer": answer, "mode": mode, "warning": warning, "timings_ms": timings, "usage": usage}
 
-    def _stream_llm(self, query: str, documents: list[Document]) -> Iterator[Event]:
+    def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> str:
+        with collect_timings() as extract_timings:
+            answer = self.extract.run(query=query, documents=documents)["answer"]
+        timings.update(extract_timings)
+        return answer
+
+    def _stream_llm(self, query: str, documents: list[Document], timings: dict[str, float]) -> Iterator[Event]:
         """Stream the LLM's answer; on a fault or past the deadline, return the extractive answer and a warning."""
         events: queue.Queue = queue.Queue()
 
@@ -93,15 +97,16 @@ class Answerer:
 
         def generate() -> None:
             try:
-                replies = self.generate.run(query=query, documents=documents, streaming_callback=on_chunk)["replies"]
-                events.put(("result", replies))
+                with collect_timings() as generate_timings:
+                    replies = self.generate.run(query=query, documents=documents, streaming_callback=on_chunk)["replies"]
+                events.put(("result", (replies, generate_timings)))
             except Exception as error:  # any LLM fault (timeout, 401, 429, 5xx, malformed reply) degrades
                 events.put(("error", error))
 
         started = time.perf_counter()
         deadline = started + answer_deadline()
         threading.Thread(target=generate, daemon=True, name="llm-answer").start()
-        parts: list[str] = []
+        streamed = False
         problem = None
         while problem is None:
             try:
@@ -110,22 +115,30 @@ class Answerer:
                 problem = f"the language model did not answer within {answer_deadline():.0f} s"
                 break
             if kind == "delta":
-                parts.append(payload)
+                if not streamed:
+                    timings["first_token"] = _ms_since(started)
+                streamed = True
                 yield "delta", {"text": payload}
             elif kind == "error":
                 problem = f"the language model failed ({type(payload).__name__}: {_short(payload)})"
             else:
-                record("generation", started)
-                text = (payload[0].text or "").strip() if payload else ""
+                replies, generate_timings = payload
+                timings.update(generate_timings)
+                text = (replies[0].text or "").strip() if replies else ""
                 if not text:
                     problem = "the language model returned an empty reply"
                     break
-                return text, (payload[0].meta or {}).get("usage"), None
-        record("generation", started)
-        answer = self._extract(query, documents)
+                timings["generation"] = _ms_since(started)
+                return text, (replies[0].meta or {}).get("usage"), None
+        timings["generation"] = _ms_since(started)
+        answer = self._extract(query, documents, timings)
         warning = f"No generated answer: {problem}. Shown instead: the best-matching sentences of the sources."
-        yield "delta", {"text": ("\n\n" if parts else "") + answer}
+        yield "delta", {"text": ("\n\n" if streamed else "") + answer}
         return answer, None, warning
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def _short(error: Exception) -> str:

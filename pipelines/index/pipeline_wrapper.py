@@ -19,6 +19,7 @@ class PipelineWrapper(BasePipelineWrapper):
         :param texts: Releases as {"name": "255.txt", "content": "..."}.
         """
         require_index_token(headers)
+        texts = [ReleaseText.model_validate(t) for t in texts]  # Hayhooks hands over the validated body as dicts
         releases = check_batch([(t.name, t.content.encode("utf-8")) for t in texts])
         indexer = runtime.indexer()
         status = indexer.index(indexer.texts_to_sources(releases), label="REST")
