@@ -12,12 +12,12 @@ from typing import Any
 from haystack import Document
 from haystack.dataclasses import StreamingChunk
 
+from components.extractive_answerer import NOT_FOUND
 from service.documents import document_to_json
 from service.pipelines import load_pipeline
 from service.search import Searcher
 from service.timings import collect_timings
 
-NOTHING_FOUND = "The press releases do not contain information that answers this question."
 Event = tuple[str, dict[str, Any]]
 
 
@@ -70,7 +70,7 @@ class Answerer:
 
         warning, usage = None, None
         if not documents:
-            answer, mode = NOTHING_FOUND, self.mode
+            answer, mode = NOT_FOUND, self.mode
             yield "delta", {"text": answer}
         elif self.generate is not None:
             answer, usage, warning = yield from self._stream_llm(query, documents, timings)

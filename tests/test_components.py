@@ -168,12 +168,14 @@ def test_ranker_drops_near_duplicates_and_orders_by_relevance():
     assert ranked[0].score == pytest.approx(1.0)
 
 
-def test_ranker_blends_in_the_query_similarity():
-    near = Document(content="near", embedding=[0.0, 1.0], score=0.50)
-    far = Document(content="far", embedding=[1.0, 0.0], score=0.52)
-    ranker = RedundancyAwareRanker(top_k=2, dense_weight=0.5)
-    assert [d.content for d in ranker.run(documents=[far, near], query_embedding=[0.0, 1.0])["documents"]] == ["near", "far"]
-    assert [d.content for d in RedundancyAwareRanker(top_k=2).run(documents=[far, near])["documents"]] == ["far", "near"]
+def test_ranker_prefers_the_chunk_where_the_question_words_meet():
+    scattered = Document(content="EUROGATE runs terminals. Campus networks are a product. Ports are busy places.", score=0.52)
+    focused = Document(content="EUROGATE gets 5G campus networks at the ports of Hamburg and Bremerhaven.", score=0.50)
+    query = "Which ports get 5G campus networks for EUROGATE?"
+    ranked = RedundancyAwareRanker(top_k=2, focus_weight=0.5).run(documents=[scattered, focused], query=query)["documents"]
+    assert [d.content for d in ranked] == [focused.content, scattered.content]
+    unfocused = RedundancyAwareRanker(top_k=2, focus_weight=0.0).run(documents=[scattered, focused], query=query)["documents"]
+    assert unfocused[0].content == scattered.content
 
 
 def test_extractive_answer_cites_the_best_sentences():

@@ -25,13 +25,13 @@
     "into is it its it's of on or our over than that the their them then there these they this those " +
     "to under up was we were what when where which while who whom whose why will with would you your " +
     "about after again all also any before between both each get gets got more most much new not now " +
-    "only other same should so some such since until very via did does done make made many per " +
+    "only other same should so some such since until very via done make made many per " +
     "deutsche telekom telekom's company"
   ).split(" "));
 
   const $ = (id) => document.getElementById(id);
   const ui = {
-    form: $("ask-form"), question: $("question"), askButton: $("ask-button"),
+    form: $("ask-form"), question: $("question"),
     stopButton: $("stop-button"), yearFrom: $("year-from"), yearTo: $("year-to"),
     yearReset: $("year-reset"), modeBadge: $("mode-badge"), status: $("status"),
     statusText: $("status-text"), notice: $("notice"), result: $("result"),
@@ -182,6 +182,7 @@
   async function ask(rawQuestion) {
     const question = rawQuestion.trim();
     if (!question) {
+      clearNotices();
       showNotice("info", "Type a question first, for example one of the suggestions below the box.");
       ui.question.focus();
       return;
@@ -278,6 +279,7 @@
     } catch (err) {
       return; // keep-alives and anything unparsable are ignored
     }
+    if (!payload || typeof payload !== "object") return;
     if (event === "sources") onSources(r, payload);
     else if (event === "delta") onDelta(r, payload);
     else if (event === "done") onDone(r, payload);
@@ -390,9 +392,13 @@
     ui.notice.hidden = false;
   }
 
-  function resetResult(range) {
+  function clearNotices() {
     ui.notice.replaceChildren();
     ui.notice.hidden = true;
+  }
+
+  function resetResult(range) {
+    clearNotices();
     ui.result.hidden = false;
     ui.answer.replaceChildren();
     ui.sources.replaceChildren();
@@ -431,8 +437,8 @@
     ui.details.hidden = false;
   }
 
-  const seconds = (milliseconds) => (milliseconds / 1000).toFixed(2) + " s";
-  const ms = (milliseconds) => Math.round(milliseconds).toLocaleString("en") + " ms";
+  const seconds = (milliseconds) => (milliseconds / 1000).toFixed(2) + "\u00a0s"; // no break before "s"
+  const ms = (milliseconds) => Math.round(milliseconds).toLocaleString("en") + "\u00a0ms";
 
   // ---------------------------------------------------------------- rendering: answer
 
@@ -516,6 +522,12 @@
 
   function renderSources(r) {
     const cards = r.docs.map((doc, i) => sourceCard(doc, i + 1, r.terms));
+    // Several passages often come from one release: tone down the repeated titles.
+    const seen = new Set();
+    for (const card of cards) {
+      card.classList.toggle("source--repeat", seen.has(card.dataset.file));
+      seen.add(card.dataset.file);
+    }
     ui.sources.replaceChildren(...cards);
   }
 

@@ -1,0 +1,107 @@
+"""Elasticsearch store and retrievers whose connection comes from the environment, not from the YAML.
+
+Haystack YAML has no environment interpolation, and `ElasticsearchDocumentStore` takes `hosts` only as a
+literal, so a committed pipeline would have to name one cluster (and, with basic auth, carry its
+password). Here `hosts` is a Secret read from an environment variable at load time. The integration's
+retrievers deserialize their store as exactly `ElasticsearchDocumentStore` (a subclass is rejected), so
+they are subclassed too, changing only that step; they also expose `document_store` as the in-memory
+retrievers do, which is how the service finds the store it reads.
+"""
+
+import uuid
+from typing import Any
+
+from haystack import component, default_from_dict
+from haystack.document_stores.types import FilterPolicy
+from haystack.utils import Secret
+from haystack_integrations.components.retrievers.elasticsearch import (
+    ElasticsearchBM25Retriever,
+    ElasticsearchEmbeddingRetriever,
+)
+from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
+
+
+class EnvElasticsearchDocumentStore(ElasticsearchDocumentStore):
+    """
+    `ElasticsearchDocumentStore` connected through environment variables.
+
+    - `hosts`: a Secret, by default `ELASTICSEARCH_URL`: one URL or several, comma-separated. A URL may
+      carry basic-auth credentials (`https://user:password@es01:9200`), so the value is never serialized.
+      API keys use the parent's `api_key` / `api_key_id` secrets.
+    - `ca_certs`: a Secret naming the CA certificate file of an HTTPS cluster with a private CA, by default
+      `ELASTICSEARCH_CA_CERTS`; unset means the client's default CA bundle.
+    - Searches of one store instance go to the same shard copies (a per-instance `preference`): chunks
+      that tie on score, as every chunk of a `filter_documents` call does, are ordered by Lucene's internal
+      ids, which differ between a primary and its replicas, so paging with from/size across copies could
+      return a chunk twice and miss another.
+
+    Everything else (index, mapping, similarity, the client's keyword arguments) is the parent's.
+    """
+
+    def __init__(
+        self,
+        *,
+        hosts: Secret = Secret.from_env_var("ELASTICSEARCH_URL"),
+        ca_certs: Secret | None = Secret.from_env_var("ELASTICSEARCH_CA_CERTS", strict=False),
+        **kwargs: Any,
+    ) -> None:
+        """
+        :param hosts: Secret holding the node URL(s), comma-separated. Resolved now: a strict secret whose
+            variable is unset fails the pipeline's loading, not its first search.
+        :param ca_certs: Secret holding the path of a CA certificate file, or None.
+        :param kwargs: Passed to `ElasticsearchDocumentStore` (index, api_key, embedding_similarity_function…).
+        """
+        urls = [url.strip() for url in (hosts.resolve_value() or "").split(",") if url.strip()]
+        ca_file = ca_certs.resolve_value() if ca_certs is not None else None
+        if ca_file:
+            kwargs["ca_certs"] = ca_file
+        super().__init__(hosts=urls or None, **kwargs)
+        self.hosts_secret = hosts
+        self.ca_certs_secret = ca_certs
+        self._preference = uuid.uuid4().hex
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize with the secrets' variable names, never the resolved URLs or CA path."""
+        data = super().to_dict()
+        params = data["init_parameters"]
+        params["hosts"] = self.hosts_secret.to_dict()
+        params["ca_certs"] = self.ca_certs_secret.to_dict() if self.ca_certs_secret is not None else None
+        return data
+
+    def _search_documents(self, **kwargs: Any) -> list:
+        kwargs.setdefault("preference", self._preference)
+        return super()._search_documents(**kwargs)
+
+    async def _search_documents_async(self, **kwargs: Any) -> list:
+        kwargs.setdefault("preference", self._preference)
+        return await super()._search_documents_async(**kwargs)
+
+
+class _EnvStoreRetriever:
+    """What both retrievers change: how their store is deserialized, and a public `document_store`."""
+
+    _document_store: EnvElasticsearchDocumentStore
+
+    @property
+    def document_store(self) -> EnvElasticsearchDocumentStore:
+        """The store this retriever reads."""
+        return self._document_store
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """Deserialize the retriever; its `document_store` is an `EnvElasticsearchDocumentStore`."""
+        params = data["init_parameters"]
+        params["document_store"] = EnvElasticsearchDocumentStore.from_dict(params["document_store"])
+        if policy := params.get("filter_policy"):
+            params["filter_policy"] = FilterPolicy.from_str(policy)
+        return default_from_dict(cls, data)
+
+
+@component
+class EnvElasticsearchBM25Retriever(_EnvStoreRetriever, ElasticsearchBM25Retriever):
+    """`ElasticsearchBM25Retriever` over an `EnvElasticsearchDocumentStore`."""
+
+
+@component
+class EnvElasticsearchEmbeddingRetriever(_EnvStoreRetriever, ElasticsearchEmbeddingRetriever):
+    """`ElasticsearchEmbeddingRetriever` over an `EnvElasticsearchDocumentStore`."""
