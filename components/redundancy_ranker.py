@@ -1,10 +1,28 @@
 import math
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 from haystack import Document, component
 
 from components.text_terms import content_terms, sentences
+
+
+@lru_cache(maxsize=16384)
+def _sentence_terms(content: str) -> tuple[frozenset[str], ...]:
+    """Content words per sentence of a chunk; cached, since the same chunks come back query after query."""
+    return tuple(frozenset(content_terms(s)) for s in sentences(content))
+
+
+@lru_cache(maxsize=16384)
+def _shingles(content: str, size: int = 5) -> frozenset[tuple[str, ...]]:
+    words = content.lower().split()
+    return frozenset(tuple(words[i : i + size]) for i in range(max(1, len(words) - size + 1)))
+
+
+def _containment(a: frozenset, b: frozenset) -> float:
+    """Shared shingles over the smaller set's size: 1.0 when one chunk is contained in the other."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 @component
@@ -17,21 +35,23 @@ class RedundancyAwareRanker:
       focus score: the share of the question's words, weighted by how rare they are among the
       candidates, that one single sentence of the chunk contains. Chunks of the same release score
       alike in retrieval; the one where the asked-about words meet in one sentence usually holds the answer.
-    - redundancy: this corpus repeats itself (follow-up releases, round-ups, boilerplate, overlapping
-      chunks); a chunk whose stored embedding is at least `duplicate_threshold` similar to a chunk
-      already chosen is dropped, and `diversity` > 0 also penalises partial overlap (maximal marginal relevance).
+    - redundancy: this corpus repeats itself (follow-up releases, round-ups, shared boilerplate); a chunk
+      that shares at least `duplicate_threshold` of its word 5-grams with a chunk already chosen
+      (containment: shared / the smaller chunk's) is dropped, and `diversity` > 0 also penalises partial
+      overlap (maximal marginal relevance). Text, not embeddings: Haystack deep-copies every component
+      input, and carrying 384 floats per candidate through the pipeline cost more than all retrieval.
 
-    Inputs: `documents` (with `score`, and `embedding` for the redundancy check), `query`, optional `top_k`.
+    Inputs: `documents` (with `score`), `query`, optional `top_k`.
     Output: `documents`, best first, each with `score` set to its relevance.
     """
 
     def __init__(
-        self, top_k: int = 5, focus_weight: float = 0.5, duplicate_threshold: float = 0.95, diversity: float = 0.0
+        self, top_k: int = 5, focus_weight: float = 0.5, duplicate_threshold: float = 0.6, diversity: float = 0.0
     ) -> None:
         """
         :param top_k: How many documents to return.
         :param focus_weight: Share of the passage focus score in the relevance (0: fused score only).
-        :param duplicate_threshold: Cosine at or above which a chunk counts as a duplicate of a chosen one.
+        :param duplicate_threshold: Share of shared word 5-grams at or above which a chunk duplicates a chosen one.
         :param diversity: MMR trade-off: 0 ranks by relevance alone, higher values favour variety.
         """
         if not 0 <= focus_weight <= 1 or not 0 <= diversity <= 1:
@@ -47,7 +67,7 @@ class RedundancyAwareRanker:
         query_terms = set(content_terms(query))
         if not query_terms or not documents:
             return np.zeros(len(documents))
-        chunk_sentences = [[set(content_terms(s)) for s in sentences(d.content or "")] for d in documents]
+        chunk_sentences = [_sentence_terms(d.content or "") for d in documents]
         chunk_terms = [set().union(*s) if s else set() for s in chunk_sentences]
         idf = {t: math.log(1 + len(documents) / max(1, sum(t in terms for terms in chunk_terms))) for t in query_terms}
         total = sum(idf.values())
@@ -55,22 +75,12 @@ class RedundancyAwareRanker:
             [max((sum(idf[t] for t in query_terms & s) for s in sents), default=0.0) / total for sents in chunk_sentences]
         )
 
-    @staticmethod
-    def _unit_rows(documents: list[Document]) -> np.ndarray:
-        dims = next((len(d.embedding) for d in documents if d.embedding is not None), 0)
-        rows = np.zeros((len(documents), dims), dtype=np.float32)
-        for i, doc in enumerate(documents):
-            if doc.embedding is not None and len(doc.embedding) == dims:
-                rows[i] = doc.embedding
-        norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        return rows / np.where(norms == 0, 1, norms)
-
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document], query: str = "", top_k: int | None = None) -> dict[str, list[Document]]:
         """
         Rank `documents` for `query` and keep the best `top_k` that are not near-duplicates of each other.
 
-        :param documents: Fused retrieval results with scores (and embeddings).
+        :param documents: Fused retrieval results with scores.
         :param query: The question, for the passage focus score.
         :param top_k: Overrides the number of documents to return.
         :returns: `documents`: at most `top_k` documents, best first.
@@ -83,7 +93,7 @@ class RedundancyAwareRanker:
         if self.focus_weight > 0 and query:
             relevance = (1 - self.focus_weight) * relevance + self.focus_weight * self.focus_scores(query, documents)
 
-        units = self._unit_rows(documents)  # zero rows (no embedding) are never anyone's duplicate
+        shingles = [_shingles(d.content or "") for d in documents]
         chosen: list[int] = []
         redundancy = np.zeros(len(documents))
         available = np.ones(len(documents), dtype=bool)
@@ -92,8 +102,7 @@ class RedundancyAwareRanker:
             best = int(np.flatnonzero(available)[np.argmax(mmr[available])])
             chosen.append(best)
             available[best] = False
-            if units.shape[1]:
-                similarity = units @ units[best]
-                redundancy = np.maximum(redundancy, similarity)
-                available &= similarity < self.duplicate_threshold
+            similarity = np.array([_containment(shingles[best], other) for other in shingles])
+            redundancy = np.maximum(redundancy, similarity)
+            available &= similarity < self.duplicate_threshold
         return {"documents": [replace(documents[i], score=float(relevance[i])) for i in chosen]}

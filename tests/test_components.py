@@ -160,12 +160,15 @@ def test_fast_retrieval_scores_equal_the_parent_store():
 
 
 def test_ranker_drops_near_duplicates_and_orders_by_relevance():
-    a = Document(content="a", embedding=[1.0, 0.0, 0.0], score=0.9)
-    a_copy = Document(content="a'", embedding=[0.99, 0.01, 0.0], score=0.8)
-    b = Document(content="b", embedding=[0.0, 1.0, 0.0], score=0.5)
-    ranked = RedundancyAwareRanker(top_k=3, duplicate_threshold=0.95).run(documents=[b, a_copy, a])["documents"]
-    assert [d.content for d in ranked] == ["a", "b"]
+    text = "Deutsche Telekom and its partners announced a new fiber network for the city of Bonn today"
+    a = Document(content=text, score=0.9)
+    a_copy = Document(content="Update: " + text + " and more.", score=0.8)  # a follow-up release repeating it
+    b = Document(content="T-Systems opened a sovereign cloud region in Barcelona with two data centers", score=0.5)
+    ranked = RedundancyAwareRanker(top_k=3, focus_weight=0.0).run(documents=[b, a_copy, a])["documents"]
+    assert [d.content for d in ranked] == [a.content, b.content]
     assert ranked[0].score == pytest.approx(1.0)
+    kept = RedundancyAwareRanker(top_k=3, focus_weight=0.0, duplicate_threshold=1.01).run(documents=[b, a_copy, a])
+    assert len(kept["documents"]) == 3
 
 
 def test_ranker_prefers_the_chunk_where_the_question_words_meet():
