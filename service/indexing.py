@@ -1,11 +1,14 @@
 """The ingestion service: runs pipelines/index/index.yml over files or posted texts, one batch at a time."""
 
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
 from haystack.dataclasses import ByteStream
 
 from service.pipelines import load_pipeline
@@ -29,6 +32,17 @@ class IndexingStatus:
         return asdict(self)
 
 
+@contextmanager
+def _all_cores() -> Iterator[None]:
+    """Embed a batch of chunks with every core; queries (one text each) use one thread per request."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class Indexer:
     """Indexes releases through the YAML pipeline; concurrent requests are serialized, never interleaved."""
@@ -48,7 +62,7 @@ class Indexer:
 
         :param on_batch: Called with the number of files of each finished batch (for progress bars).
         """
-        with self._lock:
+        with self._lock, _all_cores():
             self.status = IndexingStatus(running=True, files_total=len(sources), source=label)
             started = time.perf_counter()
             try:
