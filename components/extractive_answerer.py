@@ -48,7 +48,9 @@ class ExtractiveAnswerer:
     A sentence scores by the weighted share of the question's content words it contains (names and
     figures weigh double), plus a bonus when it holds the kind of thing asked for (a date for "when",
     an amount for "how much", a new name for "who"/"which company"), plus a small bonus for a
-    higher-ranked chunk. The best `max_sentences` sentences above `min_sentence_score` form the answer,
+    higher-ranked chunk. Sentences are chosen greedily, the words a chosen sentence covers counting less
+    afterwards, so that the answer covers every part of the question. Up to `max_sentences` sentences
+    above `min_sentence_score` form the answer,
     in reading order per source, each followed by its citation `[n]` (1-based position in `documents`).
     When the top chunks miss too much of the question (`min_coverage`), or no sentence holds the asked
     kind of answer, the answer says plainly that the press releases do not contain the information.
@@ -65,6 +67,7 @@ class ExtractiveAnswerer:
         min_sentence_score: float = 0.25,
         answer_type_bonus: float = 0.3,
         rank_bonus: float = 0.15,
+        covered_weight: float = 0.3,
     ) -> None:
         """
         :param max_sentences: Most sentences in an answer.
@@ -73,6 +76,7 @@ class ExtractiveAnswerer:
         :param min_sentence_score: Least score for a sentence to be part of the answer.
         :param answer_type_bonus: Bonus of a sentence that holds the kind of answer asked for.
         :param rank_bonus: Bonus of the first chunk's sentences; it falls off as 1/rank for lower chunks.
+        :param covered_weight: Factor on a question word's weight once a chosen sentence contains it.
         """
         self.max_sentences = max_sentences
         self.max_chunks = max_chunks
@@ -80,6 +84,7 @@ class ExtractiveAnswerer:
         self.min_sentence_score = min_sentence_score
         self.answer_type_bonus = answer_type_bonus
         self.rank_bonus = rank_bonus
+        self.covered_weight = covered_weight
 
     @component.output_types(answer=str, documents=list[Document], found=bool)
     def run(self, query: str, documents: list[Document]) -> dict:
@@ -103,19 +108,32 @@ class ExtractiveAnswerer:
         if sum(weights[t] for t in covered) / total < self.min_coverage:
             return not_found
 
-        scored: list[tuple[float, bool, int, int, str]] = []
+        candidates = []  # (rank, position, sentence, its question terms, holds the asked kind of answer)
         for rank, doc in enumerate(top):
             for position, sentence in enumerate(sentences(doc.content or "")):
                 if sentence.endswith(":"):  # a heading or a lead-in, not an answer
                     continue
-                overlap = sum(weights[t] for t in set(content_terms(sentence)) & weights.keys()) / total
-                typed = _gives_answer_type(query, sentence)
-                score = overlap + self.answer_type_bonus * typed + self.rank_bonus / (rank + 1)
-                scored.append((score, typed, rank, position, sentence))
-        best = sorted((s for s in scored if s[0] >= self.min_sentence_score), key=lambda s: -s[0])[: self.max_sentences]
-        if not any(typed for _, typed, *_ in best):
+                terms = set(content_terms(sentence)) & weights.keys()
+                candidates.append((rank, position, sentence, terms, _gives_answer_type(query, sentence)))
+
+        # Greedy coverage: once a sentence is chosen, the question words it covers count less, so the
+        # next sentence answers the rest of the question ("…cost, and from when is it available?").
+        remaining = dict(weights)
+        best: list[tuple[int, int, str, bool]] = []
+        while candidates and len(best) < self.max_sentences:
+            def score(c):
+                overlap = sum(remaining[t] for t in c[3]) / total
+                return overlap + self.answer_type_bonus * c[4] + self.rank_bonus / (c[0] + 1)
+            chosen = max(candidates, key=score)
+            if score(chosen) < self.min_sentence_score:
+                break
+            candidates.remove(chosen)
+            best.append((chosen[0], chosen[1], chosen[2], chosen[4]))
+            for term in chosen[3]:
+                remaining[term] *= self.covered_weight
+        if not any(typed for *_, typed in best):
             return not_found
 
-        best.sort(key=lambda s: (s[2], s[3]))
-        answer = " ".join(f"{sentence} [{rank + 1}]" for _, _, rank, _, sentence in best)
+        best.sort(key=lambda s: (s[0], s[1]))
+        answer = " ".join(f"{sentence} [{rank + 1}]" for rank, _, sentence, _ in best)
         return {"answer": answer, "documents": documents, "found": True}

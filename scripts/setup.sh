@@ -15,9 +15,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -c "import torch" 2>/dev/null || pip install --quiet torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
   pip install --quiet -e ".[test]"
-  if ! command -v chromium >/dev/null; then
-    echo "Installing Debian's chromium for the browser tests" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  # Debian's chromium for the browser tests; docker-compose 1.29 validates the compose file (no engine needed)
+  if ! command -v chromium >/dev/null || ! command -v docker-compose >/dev/null; then
+    echo "Installing Debian's chromium and docker-compose for the tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null
   fi
 else
   pip install --quiet -e .

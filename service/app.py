@@ -36,7 +36,8 @@ from service.uploads import MAX_REQUEST_BYTES, check_batch, check_name  # noqa: 
 from service.validation import check_filters, check_top_k, clean_query  # noqa: E402
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-# Hayhooks' runtime deploy/undeploy routes would let any caller load code into the service.
+# Hayhooks' runtime deploy/undeploy routes would let any caller load code into the service or
+# delete a pipeline's folder from disk.
 _OPERATOR_ROUTES = ("/deploy", "/undeploy")
 
 
@@ -46,6 +47,12 @@ class AskRequest(BaseModel):
     query: str = Field(description="The question.")
     top_k: int = Field(default=5, description="How many chunks to retrieve and cite (1-20).")
     filters: dict[str, Any] | None = Field(default=None, description="Haystack metadata filters, e.g. on meta.year.")
+
+
+def _is_operator_route(route: Any) -> bool:
+    """A Hayhooks deploy/undeploy route, whether mounted directly or through an included router."""
+    inner = getattr(getattr(route, "original_router", None), "routes", [route])
+    return any(getattr(r, "path", "").startswith(_OPERATOR_ROUTES) for r in inner)
 
 
 def _sse(events: Iterator[tuple[str, dict]]) -> Iterator[str]:
@@ -59,7 +66,7 @@ def _sse(events: Iterator[tuple[str, dict]]) -> Iterator[str]:
 def create_app() -> FastAPI:
     """Hayhooks' app (it deploys pipelines/ at start) with this service's own routes added."""
     app = create_hayhooks_app()
-    app.router.routes = [r for r in app.router.routes if not getattr(r, "path", "").startswith(_OPERATOR_ROUTES)]
+    app.router.routes = [r for r in app.router.routes if not _is_operator_route(r)]
 
     @app.get("/health", tags=["service"])
     def health() -> dict:

@@ -55,9 +55,12 @@ def corpus_dir() -> Path:
 
 
 def index_corpus_if_empty() -> threading.Thread | None:
-    """Start indexing `corpus_dir()` in the background when the store is empty; searches work meanwhile."""
+    """Start indexing `corpus_dir()` in the background when the store is empty; searches work meanwhile.
+
+    PRESSQA_INDEX_AT_START=0 turns this off (service replicas of a shared store leave indexing to one job).
+    """
     folder = corpus_dir()
-    if document_store().count_documents() > 0:
+    if os.environ.get("PRESSQA_INDEX_AT_START", "1") == "0" or document_store().count_documents() > 0:
         return None
     if not any(folder.glob("*.txt")):
         logger.warning("The index is empty and %s holds no .txt files: nothing to index at start.", folder)

@@ -157,3 +157,10 @@ def test_restart_keeps_the_index_without_reembedding(indexed_service, tmp_path):
         assert answer["documents"][0]["meta"]["file_path"] == "103.txt"
     finally:
         second.stop()
+
+
+def test_pipelines_cannot_be_deployed_or_undeployed_over_http(service_url):
+    assert _post(service_url, "/undeploy/search", {}).status_code in (404, 405)
+    assert _post(service_url, "/deploy-yaml", {"name": "x", "source_code": "components: {}"}).status_code in (404, 405)
+    assert (REPO / "pipelines" / "search" / "search.yml").exists()
+    assert _post(service_url, "/search/run", {"query": "fiber"}).status_code == 200
