@@ -45,6 +45,13 @@ class Answerer:
             self.generate.pipeline.warm_up()
 
     @property
+    def llm_model(self) -> str | None:
+        """The chat model answers come from, or None in extractive mode."""
+        if self.generate is None:
+            return None
+        return next(c for _, c in self.generate.pipeline.walk() if hasattr(c, "model")).model
+
+    @property
     def mode(self) -> str:
         """`llm` or `extractive`."""
         return "llm" if self.generate is not None else "extractive"
@@ -120,7 +127,8 @@ class Answerer:
                 streamed = True
                 yield "delta", {"text": payload}
             elif kind == "error":
-                problem = f"the language model failed ({type(payload).__name__}: {_short(payload)})"
+                cause = _root_cause(payload)
+                problem = f"the language model failed ({type(cause).__name__}: {_short(cause)})"
             else:
                 replies, generate_timings = payload
                 timings.update(generate_timings)
@@ -141,7 +149,14 @@ def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _short(error: Exception) -> str:
+def _root_cause(error: BaseException) -> BaseException:
+    """The exception under Haystack's PipelineRuntimeError wrapping (e.g. openai.RateLimitError)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def _short(error: BaseException) -> str:
     """The error message in one line, cut short, with anything that looks like a key removed."""
     text = re.sub(r"sk-[A-Za-z0-9_-]{8,}", "sk-***", str(error).splitlines()[0] if str(error) else "")
     return text[:200]

@@ -75,6 +75,7 @@ def create_app() -> FastAPI:
             "status": "ok",
             "documents": runtime.document_store().count_documents(),
             "answer_mode": runtime.answerer().mode,
+            "llm_model": runtime.answerer().llm_model,
             "store": type(runtime.document_store()).__name__,
             "indexing": runtime.indexer().status.as_json(),
         }

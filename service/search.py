@@ -3,7 +3,10 @@
 import time
 from typing import Any
 
+from fastapi import HTTPException
 from haystack import Document
+from haystack.core.errors import PipelineRuntimeError
+from haystack.errors import FilterError
 
 from service.pipelines import load_pipeline
 from service.timings import collect_timings, record
@@ -20,6 +23,12 @@ class Searcher:
         """Ranked chunks for `query` (at most `top_k`, matching `filters`) and the stage timings in ms."""
         with collect_timings() as timings:
             started = time.perf_counter()
-            documents = self.pipeline.run(query=query, filters=filters, top_k=top_k)["documents"]
+            try:
+                documents = self.pipeline.run(query=query, filters=filters, top_k=top_k)["documents"]
+            except PipelineRuntimeError as error:
+                # well-formed filters the store cannot apply (a string compared with '>' to a number): 422, not 500
+                if isinstance(error.__cause__, FilterError):
+                    raise HTTPException(status_code=422, detail=f"Malformed filters: {error.__cause__}") from None
+                raise
             record("search_total", started)
         return documents, dict(timings)

@@ -14,6 +14,10 @@ def clean_query(query: str) -> str:
     query = (query or "").strip()
     if not query:
         raise HTTPException(status_code=422, detail="The question is empty: please ask something.")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate: valid as a JSON escape (\ud800), not as text
+        raise HTTPException(status_code=422, detail="The question holds characters that are not valid text.") from None
     if len(query) > MAX_QUERY_CHARS:
         raise HTTPException(
             status_code=422, detail=f"The question is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}."

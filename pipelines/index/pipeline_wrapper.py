@@ -20,7 +20,9 @@ class PipelineWrapper(BasePipelineWrapper):
         """
         require_index_token(headers)
         texts = [ReleaseText.model_validate(t) for t in texts]  # Hayhooks hands over the validated body as dicts
-        releases = check_batch([(t.name, t.content.encode("utf-8")) for t in texts])
+        # "surrogatepass": an unpaired surrogate (a valid JSON escape) becomes bytes that are not UTF-8,
+        # which check_batch refuses with 422 instead of the encoder failing with 500
+        releases = check_batch([(t.name, t.content.encode("utf-8", "surrogatepass")) for t in texts])
         indexer = runtime.indexer()
         status = indexer.index(indexer.texts_to_sources(releases), label="REST")
         return {

@@ -1,0 +1,54 @@
+"""Helpers shared by the measurement scripts (bench.py, evaluate.py): paths, questions, URL guard, stats."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "http://localhost:1416"
+DEFAULT_QUESTIONS = "../shared/eval/dev.jsonl"
+
+
+def repo_path(path: str | Path) -> Path:
+    """`path` as given if absolute, otherwise relative to the repository root (not the cwd)."""
+    path = Path(path)
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def load_questions(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The eval set's items (one JSON object a line), the first `limit` of them if given."""
+    lines = repo_path(path).read_text(encoding="utf-8").splitlines()
+    items = [json.loads(line) for line in lines if line.strip()]
+    return items[:limit] if limit else items
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether the URL's host is localhost or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_loopback(url: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback target unless explicitly allowed."""
+    if not allow_remote and not is_loopback_url(url):
+        raise SystemExit(f"refusing non-loopback URL {url!r}; pass --allow-remote to target it")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..100) with linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
