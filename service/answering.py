@@ -38,18 +38,13 @@ class Answerer:
         self.searcher = searcher
         self.extract = load_pipeline("ask", "extract")
         self.generate = None
+        self.llm_model: str | None = None  # the chat model answers come from; None in extractive mode
         if llm_configured():
             self.generate = load_pipeline("ask", "generate")
             llm = next(c for _, c in self.generate.pipeline.walk() if hasattr(c, "model"))
             llm.model = os.environ.get("PRESSQA_LLM_MODEL", "").strip() or llm.model
+            self.llm_model = llm.model
             self.generate.pipeline.warm_up()
-
-    @property
-    def llm_model(self) -> str | None:
-        """The chat model answers come from, or None in extractive mode."""
-        if self.generate is None:
-            return None
-        return next(c for _, c in self.generate.pipeline.walk() if hasattr(c, "model")).model
 
     @property
     def mode(self) -> str:
