@@ -41,7 +41,9 @@ class PipelineWrapper(BasePipelineWrapper):
         """Stream the answer to the last user message as OpenAI-compatible chunks (answer text only)."""
         require_read_token(headers)
         question = get_last_user_message(messages)
-        if question is None:
+        if isinstance(question, list):  # OpenAI content parts: [{"type": "text", "text": "…"}, {"type": "image_url", …}]
+            question = " ".join(p["text"] for p in question if isinstance(p, dict) and isinstance(p.get("text"), str))
+        if not isinstance(question, str):
             raise HTTPException(status_code=422, detail="No user message to answer.")
         events = runtime.answerer().stream(clean_query(question), 5, None)
         return (data["text"] for event, data in events if event == "delta")
