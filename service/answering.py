@@ -152,6 +152,9 @@ def _root_cause(error: BaseException) -> BaseException:
 
 
 def _short(error: BaseException) -> str:
-    """The error message in one line, cut short, with anything that looks like a key removed."""
-    text = re.sub(r"sk-[A-Za-z0-9_-]{8,}", "sk-***", str(error).splitlines()[0] if str(error) else "")
-    return text[:200]
+    """The error message in one line, cut short, with the configured key and anything key-like removed."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if len(key) >= 8:
+        text = text.replace(key, "***")
+    return re.sub(r"sk-[A-Za-z0-9_-]{8,}", "sk-***", text)[:200]

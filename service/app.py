@@ -3,6 +3,7 @@
 Run with `pressqa-serve` (see README); `create_app()` is also what the tests use.
 """
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -37,8 +38,9 @@ from service.validation import check_filters, check_top_k, clean_query  # noqa: 
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 # Hayhooks' runtime deploy/undeploy routes would let any caller load code into the service or
-# delete a pipeline's folder from disk.
-_OPERATOR_ROUTES = ("/deploy", "/undeploy")
+# delete a pipeline's folder from disk; /draw/{name} sends the pipeline's graph to mermaid.ink (a third
+# party) and answers 500 without network.
+_OPERATOR_ROUTES = ("/deploy", "/undeploy", "/draw")
 
 
 class AskRequest(BaseModel):
@@ -86,7 +88,12 @@ def create_app() -> FastAPI:
         require_read_token(request.headers)
         query = clean_query(body.query)
         events = runtime.answerer().stream(query, check_top_k(body.top_k, 20), check_filters(body.filters))
-        return StreamingResponse(_sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        # Run the search before the status line goes out: its errors (e.g. a filter the store rejects)
+        # then get their 4xx instead of an in-band error event.
+        first = next(events)
+        return StreamingResponse(
+            _sse(itertools.chain([first], events)), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.get("/releases", tags=["service"])
     def releases(request: Request) -> dict:
