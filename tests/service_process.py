@@ -5,6 +5,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -74,3 +76,27 @@ class ServiceProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) if self.log_path.exists() else ""
+
+
+@contextmanager
+def running_standin(*options: str, port: int | None = None) -> Iterator[str]:
+    """scripts/llm_standin.py (the LLM stand-in) on 127.0.0.1:`port` (a free one by default) with these
+    CLI options; yields its base URL (without /v1)."""
+    port = port or free_port()
+    command = [sys.executable, str(REPO / "scripts" / "llm_standin.py"), "--port", str(port), *options]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/v1/models", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"stand-in did not start: {process.stderr.read().decode()}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -15,8 +15,8 @@ from contextlib import contextmanager, nullcontext
 import httpx
 import pytest
 import uvicorn
-from hardening_support import running_standin, service_on_copy, tiny_corpus
-from service_process import free_port
+from hardening_support import service_on_copy, tiny_corpus
+from service_process import free_port, running_standin
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -73,7 +73,7 @@ def ask_stream(url: str) -> tuple[list[tuple[str, dict]], float]:
 
 
 def test_without_a_fault_the_answer_comes_from_the_llm(llm_service, llm_port):
-    with running_standin(llm_port, *QUICK):
+    with running_standin(*QUICK, port=llm_port):
         reply, _ = ask(llm_service.url)
         events, _ = ask_stream(llm_service.url)
     result = reply.json()["result"]
@@ -96,7 +96,7 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_llm_fault_degrades_to_the_extractive_answer(llm_service, llm_port, fault):
-    llm = nullcontext() if fault == "connection refused" else running_standin(llm_port, "--fault", fault, *QUICK)
+    llm = nullcontext() if fault == "connection refused" else running_standin("--fault", fault, *QUICK, port=llm_port)
     with llm:
         reply, seconds = ask(llm_service.url)
         events, stream_seconds = ask_stream(llm_service.url)

@@ -13,17 +13,15 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from service_process import ServiceProcess
+from service_process import ServiceProcess, running_standin
 from starlette.testclient import TestClient
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -192,35 +190,6 @@ def test_bench_summary_and_checks():
 
 
 # ---------------------------------------------------------------------------- the LLM stand-in
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running_standin(*options: str) -> Iterator[str]:
-    """The stand-in in a subprocess on a free loopback port, with these CLI options; yields its base URL."""
-    port = free_port()
-    command = [sys.executable, str(SCRIPTS / "llm_standin.py"), "--port", str(port), *options]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/v1/models", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"stand-in did not start: {process.stderr.read().decode()}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
