@@ -14,6 +14,9 @@ from typing import Any
 os.environ.setdefault("HAYHOOKS_PIPELINES_DIR", str(Path(__file__).resolve().parent.parent / "pipelines"))
 os.environ.setdefault("HAYHOOKS_STARTUP_DEPLOY_STRATEGY", "sequential")  # parallel deploy races (NOTES.md)
 os.environ.setdefault("HAYHOOKS_HOST", "0.0.0.0")
+# Hayhooks' in-process trace buffer costs ~15 % of search throughput; replies carry their own stage
+# timings (`timings_ms`). Set HAYHOOKS_TRACING_ENABLED=true to browse traces at /traces.
+os.environ.setdefault("HAYHOOKS_TRACING_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model comes from the local cache, never from the hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
