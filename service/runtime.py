@@ -25,7 +25,6 @@ def _once(factory):
         with _lock:
             return cached()
 
-    get.cache_clear = cached.cache_clear
     return get
 
 
