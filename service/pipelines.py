@@ -1,5 +1,6 @@
-"""Loading the YAML pipelines: where they live, which store variant is chosen, and their declared interface."""
+"""Loading the YAML pipelines: where they live, the store profile merged into them, and their declared interface."""
 
+import copy
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,18 +22,51 @@ def pipelines_dir() -> Path:
     return Path(os.environ.get("HAYHOOKS_PIPELINES_DIR") or REPO_ROOT / "pipelines").resolve()
 
 
+STORES = ("inmemory", "elasticsearch", "opensearch")
+
+
 def store_variant() -> str:
-    """`PRESSQA_STORE`: `inmemory` (default, embedded) or the suffix of alternative YAML files, e.g. `elasticsearch`."""
-    return os.environ.get("PRESSQA_STORE", "inmemory").strip().lower() or "inmemory"
+    """`PRESSQA_STORE`: `inmemory` (default, embedded), `elasticsearch` or `opensearch`."""
+    variant = os.environ.get("PRESSQA_STORE", "inmemory").strip().lower() or "inmemory"
+    if variant not in STORES:
+        raise ValueError(f"PRESSQA_STORE={variant!r}: choose one of {', '.join(STORES)}")
+    return variant
+
+
+def stores_dir() -> Path:
+    """The store profiles: PRESSQA_STORES_DIR if set, else the repository's `stores/`.
+
+    Outside `pipelines/`: Hayhooks deploys every folder and YAML file of its pipelines folder.
+    """
+    return Path(os.environ.get("PRESSQA_STORES_DIR") or REPO_ROOT / "stores").resolve()
 
 
 def pipeline_file(folder: str, name: str) -> Path:
-    """`pipelines/<folder>/<name>.yml`, or `<name>.<variant>.yml` when that store variant is chosen and has one."""
-    base = pipelines_dir() / folder
-    variant = store_variant()
-    if variant != "inmemory" and (base / f"{name}.{variant}.yml").exists():
-        return base / f"{name}.{variant}.yml"
-    return base / f"{name}.yml"
+    """`pipelines/<folder>/<name>.yml`."""
+    return pipelines_dir() / folder / f"{name}.yml"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`, recursively for dictionaries (lists and scalars are replaced)."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def pipeline_spec(folder: str, name: str, store: str | None = None) -> dict[str, Any]:
+    """The pipeline's YAML as a dict with the store profile (`stores/<store>.yml`) merged in.
+
+    A profile's `<folder>:` section names components of that pipeline; for each, `type` is set and
+    `init_parameters` are merged over the pipeline's. Pipelines without a section are returned as written.
+    """
+    spec = yaml.safe_load(pipeline_file(folder, name).read_text(encoding="utf-8"))
+    profile = yaml.safe_load((stores_dir() / f"{store or store_variant()}.yml").read_text(encoding="utf-8"))
+    for component, change in (profile.get(folder) or {}).items():
+        if component not in spec["components"]:
+            raise ValueError(f"store profile {store or store_variant()}: {folder}.yml has no component {component!r}")
+        spec["components"][component] = _merge(spec["components"][component], copy.deepcopy(change))
+    return spec
 
 
 @dataclass
@@ -59,10 +93,14 @@ class DeclaredPipeline:
         return {name: result[target.split(".", 1)[0]][target.split(".", 1)[1]] for name, target in self.outputs.items()}
 
 
+def spec_yaml(spec: dict[str, Any]) -> str:
+    """A merged spec as YAML for `Pipeline.loads`, components in their written order."""
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+
+
 def load_pipeline(folder: str, name: str) -> DeclaredPipeline:
-    """Deserialize `pipeline_file(folder, name)`, with stage timing on every component (see service.timings)."""
-    text = pipeline_file(folder, name).read_text(encoding="utf-8")
-    spec = yaml.safe_load(text)
-    pipeline = instrument(Pipeline.loads(text, allowed_modules=ALLOWED_MODULES))
+    """Deserialize `pipeline_spec(folder, name)`, with stage timing on every component (see service.timings)."""
+    spec = pipeline_spec(folder, name)
+    pipeline = instrument(Pipeline.loads(spec_yaml(spec), allowed_modules=ALLOWED_MODULES))
     inputs = {k: v if isinstance(v, list) else [v] for k, v in (spec.get("inputs") or {}).items()}
     return DeclaredPipeline(pipeline=pipeline, inputs=inputs, outputs=dict(spec.get("outputs") or {}))

@@ -85,9 +85,9 @@ YAML_PATTERN = r"env_vars:\s*\[([^\]]*)\]"
 
 
 def variables_in_code() -> tuple[set[str], set[str]]:
-    """Variables read by service/, components/ and pipelines/, and those they only set defaults for."""
+    """Variables read by service/, components/, pipelines/ and stores/, and those they only set defaults for."""
     read, defaulted = set(), set()
-    for folder in ("service", "components", "pipelines"):
+    for folder in ("service", "components", "pipelines", "stores"):
         for path in sorted((REPO / folder).rglob("*")):
             if path.suffix == ".py":
                 text = path.read_text(encoding="utf-8")

@@ -1,0 +1,90 @@
+"""Store profiles (issue #11 item 2): one YAML per pipeline, one small file per store, merged at load.
+
+The in-memory profile reproduces the pipelines as they were before the split (taken from git), each
+profile changes only the store components, secrets stay variable names, and Hayhooks never sees the
+profiles as pipelines.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from haystack import Pipeline
+from service_process import REPO
+
+from service import pipelines as service_pipelines
+from service.pipelines import ALLOWED_MODULES, STORES, pipeline_spec, spec_yaml
+
+# The last commit with the store blocks inside index.yml / search.yml (before the profiles).
+BEFORE_PROFILES = "3e779b6"
+STORE_COMPONENTS = {"index": {"writer"}, "search": {"bm25_retriever", "embedding_retriever"}}
+URLS = "http://os-a.example:9200,http://os-b.example:9200"
+
+
+@pytest.fixture
+def store_env(monkeypatch):
+    """Cluster URLs in the environment: loading resolves them, nothing connects."""
+    monkeypatch.setenv("OPENSEARCH_URL", URLS)
+    monkeypatch.setenv("ELASTICSEARCH_URL", URLS)
+
+
+def _before(folder: str) -> dict:
+    shown = subprocess.run(["git", "show", f"{BEFORE_PROFILES}:pipelines/{folder}/{folder}.yml"],
+                           cwd=REPO, capture_output=True, text=True)
+    if shown.returncode != 0:
+        pytest.fail(f"git history needed for the comparison (commit {BEFORE_PROFILES}): {shown.stderr.strip()}")
+    return Pipeline.loads(shown.stdout, allowed_modules=ALLOWED_MODULES).to_dict()
+
+
+@pytest.mark.parametrize("folder", ["index", "search"])
+def test_inmemory_profile_reproduces_the_pipeline_before_the_split(folder):
+    before = _before(folder)
+    now = Pipeline.loads(spec_yaml(pipeline_spec(folder, folder, "inmemory")), allowed_modules=ALLOWED_MODULES).to_dict()
+    for name in STORE_COMPONENTS[folder]:  # the store blocks moved into the profile unchanged
+        assert now["components"][name] == before["components"][name], name
+    assert now["components"].keys() == before["components"].keys()
+    assert now["connections"] == before["connections"]
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("folder", ["index", "search"])
+def test_each_profile_changes_only_the_store_components(folder, store, store_env):
+    written = yaml.safe_load((REPO / "pipelines" / folder / f"{folder}.yml").read_text(encoding="utf-8"))
+    merged = pipeline_spec(folder, folder, store)
+    assert {k: v for k, v in merged.items() if k != "components"} == {k: v for k, v in written.items() if k != "components"}
+    changed = {name for name, c in merged["components"].items() if c != written["components"][name]}
+    assert changed == STORE_COMPONENTS[folder]
+    pipeline = Pipeline.loads(spec_yaml(merged), allowed_modules=ALLOWED_MODULES)
+    stores = [c.document_store for _, c in pipeline.walk() if hasattr(c, "document_store")]
+    assert len(stores) == len(STORE_COMPONENTS[folder])
+    dumped = pipeline.dumps()
+    assert "os-a.example" not in dumped
+    Pipeline.loads(dumped, allowed_modules=ALLOWED_MODULES)  # round trip
+
+
+def test_opensearch_profile_asks_for_three_shards_one_replica_and_lucene_hnsw(store_env):
+    pipeline = Pipeline.loads(spec_yaml(pipeline_spec("index", "index", "opensearch")), allowed_modules=ALLOWED_MODULES)
+    store = pipeline.get_component("writer").document_store
+    assert store._hosts == URLS.split(",")
+    assert (store._settings["number_of_shards"], store._settings["number_of_replicas"]) == (3, 1)
+    embedding = store._mappings["properties"]["embedding"]
+    assert embedding["dimension"] == 384 and embedding["method"]["engine"] == "lucene"  # no native libraries here
+    assert "OPENSEARCH_URL" in pipeline.dumps()
+
+
+def test_unknown_store_is_refused(monkeypatch):
+    monkeypatch.setenv("PRESSQA_STORE", "solr")
+    with pytest.raises(ValueError, match="inmemory, elasticsearch, opensearch"):
+        pipeline_spec("search", "search")
+
+
+def test_profiles_live_outside_the_folder_hayhooks_deploys(monkeypatch):
+    """Hayhooks deploys every folder and top-level YAML of its pipelines folder: no profile may be there."""
+    monkeypatch.delenv("PRESSQA_STORES_DIR", raising=False)
+    monkeypatch.delenv("HAYHOOKS_PIPELINES_DIR", raising=False)
+    pipelines, stores = service_pipelines.pipelines_dir(), service_pipelines.stores_dir()
+    assert not stores.is_relative_to(pipelines)
+    assert {p.stem for p in stores.glob("*.yml")} == set(STORES)
+    assert {p.name for p in pipelines.iterdir() if p.is_dir() and p.name != "__pycache__"} == {"ask", "index", "search"}
+    assert not list(Path(pipelines).glob("*.y*ml"))
