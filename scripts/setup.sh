@@ -15,10 +15,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -c "import torch" 2>/dev/null || pip install --quiet torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
   pip install --quiet -e ".[test]"
-  # Debian's chromium for the browser tests; docker-compose 1.29 validates the compose file (no engine needed)
-  if ! command -v chromium >/dev/null || ! command -v docker-compose >/dev/null; then
-    echo "Installing Debian's chromium and docker-compose for the tests" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null
+  # Debian's chromium for the browser tests; docker-compose 1.29 validates the compose file (no engine
+  # needed); nginx balances two service replicas in the cluster tests; curl and unzip for
+  # scripts/opensearch_local.sh (which fetches OpenSearch itself, with Maven).
+  if ! command -v chromium >/dev/null || ! command -v docker-compose >/dev/null || ! command -v nginx >/dev/null \
+    || ! command -v curl >/dev/null || ! command -v unzip >/dev/null; then
+    echo "Installing Debian's chromium, docker-compose, nginx-light, curl and unzip for the tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose nginx-light \
+      curl unzip >/dev/null
   fi
 else
   pip install --quiet -e .
