@@ -196,7 +196,7 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
                 aside = self._file.quarantine()
                 message = f"{error}. Moved it aside to {aside} (kept); starting from an empty index."
                 self._state.problems.append(message)
-                logger.error("INDEX FILE UNREADABLE: {message}", message=message)
+                logger.error("INDEX FILE UNREADABLE: {detail}", detail=message)
                 stored = None
             if stored is not None:
                 self._install(stored, self._memory_from(stored))
@@ -244,11 +244,14 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         """Background reload: poll the file's identity; build a new version off-lock, then swap it in."""
         assert self._file is not None
         state = self._state
+        looked_at: Stamp | None = None  # each file version is read once (also one that fails to load)
         while _STATES.get(self.index) is state:  # ends when the index is forgotten (tests)
             time.sleep(RELOAD_POLL_SECONDS)
             try:
-                if self._file.stamp() in (state.stamp, None):
+                stamp = self._file.stamp()
+                if stamp in (state.stamp, None, looked_at):
                     continue
+                looked_at = stamp
                 stored = self._file.read()
                 if stored is None or stored.version <= state.version:
                     continue
@@ -258,9 +261,8 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
                     if stored.version > state.version and state.depth == 0:
                         self._install(stored, memory, snapshot)
                         logger.info("Reloaded index {index} version {v} ({n} documents)", index=self.index, v=stored.version, n=len(memory.storage))
-            except Exception as error:  # keep serving the version loaded; try again at the next look
-                logger.warning("Reloading {path} failed: {error}", path=str(self._file.path), error=repr(error))
-                time.sleep(1)
+            except Exception as error:  # keep serving the version loaded; a writer's next version is tried
+                logger.error("Reloading {path} failed, still serving version {v}: {error}", path=str(self._file.path), v=state.version, error=repr(error))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

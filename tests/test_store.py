@@ -167,17 +167,18 @@ def test_a_release_indexed_over_rest_is_found_through_every_worker(tmp_path):
         before = next(iter(versions.values()))
         reply = httpx.post(f"{service.url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300)
         assert reply.status_code == 200, reply.text
+        # The reply comes once every worker serves the write (or after the bound): from then on, every
+        # answer of every worker has it.
         replied = time.monotonic()
-        found_by: dict[int, float] = {}
-        while len(found_by) < 2:
+        answers: dict[int, list] = {}
+        while len(answers) < 2 or min(len(a) for a in answers.values()) < 3:
             health = httpx.get(f"{service.url}/health", timeout=10).json()
             hits = httpx.post(f"{service.url}/search/run", json={"query": "quokka observatory Wuppertal", "top_k": 1}, timeout=30).json()
             top = hits["result"]["documents"][0]["meta"]["file_path"] if hits["result"]["documents"] else None
-            if health["index"]["version"] > before and top == "9001.txt":
-                found_by.setdefault(health["pid"], time.monotonic() - replied)
-            assert time.monotonic() - replied < 30, f"only {sorted(found_by)} of 2 workers serve the new release"
-        print(f"seen through workers {found_by} s after the reply")
-        assert all(seconds <= VISIBLE_WITHIN_SECONDS for seconds in found_by.values()), found_by
+            answers.setdefault(health["pid"], []).append((health["index"]["version"], top))
+            assert time.monotonic() - replied < 60, f"only workers {sorted(answers)} answered"
+        print(f"answers after the reply, per worker: {answers}")
+        assert all(version > before and top == "9001.txt" for a in answers.values() for version, top in a), answers
     finally:
         service.stop()
 
