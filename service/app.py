@@ -120,6 +120,9 @@ def create_app() -> FastAPI:
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with hayhooks_lifespan(app_):
             _fail_unless_all_deployed(app_)
+            # Only once every pipeline is deployed: indexing in the background while Hayhooks still
+            # imports wrapper modules made a deploy fail ("dictionary changed size during iteration").
+            runtime.index_corpus_at_start()
             yield
 
     app.router.lifespan_context = lifespan
