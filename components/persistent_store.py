@@ -1,28 +1,30 @@
-import json
 import math
 import os
-import tempfile
 import threading
-from collections import defaultdict
-from dataclasses import dataclass, replace
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from haystack import Document, default_to_dict, logging
 from haystack.document_stores.in_memory import InMemoryDocumentStore
+from haystack.document_stores.in_memory import document_store as _memory
 from haystack.document_stores.types import DuplicatePolicy
 from haystack.utils.filters import document_matches_filter
+
+from components.index_file import CorruptIndexFileError, IndexFile, IndexNotSavedError, Stamp, StoredIndex
 
 logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "PRESSQA_DATA_DIR"
+# How often a process looks for a version another process wrote (one stat call per look).
+RELOAD_POLL_SECONDS = float(os.environ.get("PRESSQA_RELOAD_POLL_SECONDS", "0.25"))
 
-# One lock and one read snapshot per index: every pipeline deserializes its own store instance, and
-# Haystack lets instances with the same index share their documents (shared=True).
-_LOCKS: dict[str, threading.RLock] = defaultdict(threading.RLock)
-_SNAPSHOTS: dict[str, "_Snapshot"] = {}
-_LOADED: set[str] = set()
+__all__ = ["PersistentInMemoryDocumentStore", "IndexNotSavedError", "CorruptIndexFileError", "on_publish"]
 
 
 @dataclass(frozen=True)
@@ -36,22 +38,97 @@ class _Snapshot:
     doc_lengths: np.ndarray
     avg_doc_len: float
     bm25_docs: int
+    version: int = 0
+
+
+@dataclass
+class _Memory:
+    """Haystack's per-index structures (documents and BM25 statistics), as one unit to save, restore or swap."""
+
+    storage: dict[str, Document]
+    bm25: dict[str, Any]
+    avg_doc_len: float
+    freq_vocab: Counter
+
+    @classmethod
+    def of(cls, index: str) -> "_Memory":
+        return cls(
+            dict(_memory._STORAGES[index]),
+            dict(_memory._BM25_STATS_STORAGES[index]),
+            _memory._AVERAGE_DOC_LEN_STORAGES[index],
+            Counter(_memory._FREQ_VOCAB_FOR_IDF_STORAGES[index]),
+        )
+
+    def install(self, index: str) -> None:
+        _memory._STORAGES[index] = self.storage
+        _memory._BM25_STATS_STORAGES[index] = self.bm25
+        _memory._AVERAGE_DOC_LEN_STORAGES[index] = self.avg_doc_len
+        _memory._FREQ_VOCAB_FOR_IDF_STORAGES[index] = self.freq_vocab
+
+
+@dataclass
+class _IndexState:
+    """What the instances of one index share inside a process (every pipeline deserializes its own store)."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    loaded: bool = False
+    snapshot: _Snapshot | None = None
+    version: int = 0  # the version this process serves
+    stamp: Stamp | None = None  # the file identity that version came from (or was written as)
+    depth: int = 0  # nesting of open transactions (owned by the thread holding `lock`)
+    problems: list[str] = field(default_factory=list)
+    watcher: threading.Thread | None = None
+
+
+_STATES: dict[str, _IndexState] = defaultdict(_IndexState)
+# Called as listener(index, version) whenever this process starts serving a new version (own write or reload).
+_PUBLISH_LISTENERS: list[Callable[[str, int], None]] = []
+
+
+def on_publish(listener: Callable[[str, int], None]) -> None:
+    """Register `listener(index, version)`, called whenever this process starts serving a new version."""
+    _PUBLISH_LISTENERS.append(listener)
+
+
+def forget_index(index: str) -> None:
+    """Drop an index from this process's memory, as if the process were new (tests)."""
+    for registry in (_memory._STORAGES, _memory._BM25_STATS_STORAGES, _memory._AVERAGE_DOC_LEN_STORAGES, _memory._FREQ_VOCAB_FOR_IDF_STORAGES):
+        registry.pop(index, None)
+    _STATES.pop(index, None)
 
 
 class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
     """
-    Haystack's in-memory store, persisted to a JSON file and made safe and fast for a serving process.
+    Haystack's in-memory store, persisted to a JSON file and made safe and fast for serving processes.
 
-    - Loads `persist_path` when the first instance for an index is created, and rewrites it atomically
-      (temporary file, fsync, rename) after every write or delete, so a restart keeps the index and a
-      crash mid-write leaves the previous file intact.
-    - Writes take a per-index lock; reads work on an immutable snapshot, so searches keep being answered,
-      consistently, while indexing runs.
-    - BM25 (BM25L, the same scoring as the parent) uses an inverted index and embedding retrieval a cached
+    - **Persistence** (`components/index_file.py`): the file is rewritten atomically (temporary file,
+      fsync, rename) after every change, with a version number; a crash mid-write leaves the previous
+      file. An unreadable file found at start is moved aside (`<name>.corrupt-<time>`, kept) and reported
+      in `problems`; stale temporary files are removed.
+    - **One writer, many readers across processes**: a change takes the file's writer lock, first loads
+      a version another process wrote meanwhile (no lost writes), then changes, saves and only then
+      publishes: if saving fails (disk full) memory is restored and `IndexNotSavedError` raised. Every
+      process polls the file (`PRESSQA_RELOAD_POLL_SECONDS`, 0.25 s) and loads a new version in a
+      background thread, swapping its read snapshot when ready: searches never wait for a reload.
+    - **Transactions**: `with store.transaction(): ...` groups changes into one saved, published
+      version (e.g. write a release's new chunks and delete its old ones): readers and a crash see
+      all of it or nothing.
+    - **Reads** work on an immutable snapshot, so searches are answered, consistently, while indexing
+      runs; BM25 (BM25L, the parent's scoring) uses an inverted index and embedding retrieval a cached
       matrix instead of scanning every document in Python on each query.
 
-    A relative `persist_path` is resolved against the `PRESSQA_DATA_DIR` environment variable (default:
-    `data`), so YAML names the file and the deployment chooses the folder.
+    Why not Haystack's own: `InMemoryDocumentStore.save_to_disk` writes in place (a crash leaves a
+    truncated file) and nothing reloads it in other processes.
+
+    A relative `persist_path` is resolved against `PRESSQA_DATA_DIR` (default `data`), so YAML names the
+    file and the deployment chooses the folder.
+
+    ```python
+    store = PersistentInMemoryDocumentStore(index="press-releases", persist_path="index/press-releases.json")
+    with store.transaction():
+        store.write_documents(new_chunks, policy=DuplicatePolicy.OVERWRITE)
+        store.delete_documents(old_ids)
+    ```
     """
 
     def __init__(self, persist_path: str | None = None, **kwargs: Any) -> None:
@@ -61,11 +138,20 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         """
         super().__init__(**kwargs)
         self.persist_path = persist_path
-        self._write_depth = 0
-        with _LOCKS[self.index]:
-            if self.index not in _LOADED:
-                _LOADED.add(self.index)
-                self._load()
+        path = self.resolved_path
+        self._file = IndexFile(path) if path is not None else None
+        state = self._state
+        with state.lock:
+            if not state.loaded:
+                state.loaded = True
+                if self._file is not None:
+                    self._open_file()
+                    state.watcher = threading.Thread(target=self._watch, name=f"index-reload-{self.index}", daemon=True)
+                    state.watcher.start()
+
+    @property
+    def _state(self) -> _IndexState:
+        return _STATES[self.index]
 
     @property
     def resolved_path(self) -> Path | None:
@@ -75,55 +161,148 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         path = Path(self.persist_path)
         return path if path.is_absolute() else Path(os.environ.get(DATA_DIR_ENV, "data")) / path
 
+    @property
+    def version(self) -> int:
+        """The index version this process serves (incremented by every saved change, in any process)."""
+        return self._snapshot().version
+
+    @property
+    def problems(self) -> list[str]:
+        """What went wrong with the index file (e.g. an unreadable file moved aside), for /health."""
+        found = list(self._state.problems)
+        if self._file is not None:
+            for aside in self._file.quarantined():
+                note = f"an unreadable index file was moved aside to {aside}; releases only in it are not served"
+                if not any(str(aside) in p for p in found):
+                    found.append(note)
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         """Serialize the store, persist_path included."""
         data = super().to_dict()
         return default_to_dict(self, persist_path=self.persist_path, **data["init_parameters"])
 
-    def _load(self) -> None:
-        path = self.resolved_path
-        if path is None or not path.exists():
-            return
-        with path.open(encoding="utf-8") as f:
-            stored = json.load(f)
-        documents = [Document.from_dict(d) for d in stored["documents"]]
-        self._write_depth += 1  # loading is not a change to persist again
-        try:
-            super().write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
-        finally:
-            self._write_depth -= 1
-        logger.info("Loaded {n} documents from {path}", n=len(documents), path=str(path))
+    # --- persistence -------------------------------------------------------------------------------
 
-    def _persist(self) -> None:
-        path = self.resolved_path
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"index": self.index, "documents": [d.to_dict(flatten=False) for d in self.storage.values()]}
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    def _open_file(self) -> None:
+        """First use in this process: clean up after a crashed writer, load the file or move it aside."""
+        assert self._file is not None
+        with self._file.writer_lock():
+            for tmp in self._file.remove_stale_temporary_files():
+                logger.warning("Removed {tmp}, left by an interrupted index write", tmp=str(tmp))
+            try:
+                stored = self._file.read()
+            except CorruptIndexFileError as error:
+                aside = self._file.quarantine()
+                message = f"{error}. Moved it aside to {aside} (kept); starting from an empty index."
+                self._state.problems.append(message)
+                logger.error("INDEX FILE UNREADABLE: {detail}", detail=message)
+                stored = None
+            if stored is not None:
+                self._install(stored, self._memory_from(stored))
+                logger.info("Loaded {n} documents (version {v}) from {path}", n=len(stored.documents), v=stored.version, path=str(self._file.path))
+
+    def _memory_from(self, stored: StoredIndex) -> _Memory:
+        """Haystack's structures for `stored`, built on a private store (nothing shared is touched)."""
+        side = InMemoryDocumentStore(
+            bm25_tokenization_regex=self.bm25_tokenization_regex,
+            bm25_algorithm=self.bm25_algorithm,
+            bm25_parameters=self.bm25_parameters,
+            embedding_similarity_function=self.embedding_similarity_function,
+            shared=False,
+        )
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(payload, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+            InMemoryDocumentStore.write_documents(side, [Document.from_dict(d) for d in stored.documents], policy=DuplicatePolicy.OVERWRITE)
+            return _Memory(side._local_storage, side._local_bm25_attr, side._local_avg_doc_len, side._local_freq_vocab_for_idf)
+        finally:
+            side.shutdown()
+
+    def _install(self, stored: StoredIndex, memory: _Memory, snapshot: _Snapshot | None = None) -> None:
+        """Serve `stored` (call under the state lock)."""
+        memory.install(self.index)
+        self._publish(snapshot or self._build_snapshot(memory, stored.version), stored.stamp)
+
+    def _publish(self, snapshot: _Snapshot, stamp: Stamp | None) -> None:
+        state = self._state
+        state.snapshot, state.version, state.stamp = snapshot, snapshot.version, stamp
+        for listener in _PUBLISH_LISTENERS:
+            try:
+                listener(self.index, snapshot.version)
+            except Exception:  # a listener never breaks a write
+                logger.exception("Index publish listener failed")
+
+    def _catch_up(self) -> None:
+        """Under the writer lock: load the file if another process wrote a version this one does not serve."""
+        assert self._file is not None
+        if self._file.stamp() == self._state.stamp:
+            return
+        stored = self._file.read()  # another process wrote it whole (atomic rename); unreadable = raise
+        if stored is not None:
+            self._install(stored, self._memory_from(stored))
+
+    def _watch(self) -> None:
+        """Background reload: poll the file's identity; build a new version off-lock, then swap it in."""
+        assert self._file is not None
+        state = self._state
+        looked_at: Stamp | None = None  # each file version is read once (also one that fails to load)
+        while _STATES.get(self.index) is state:  # ends when the index is forgotten (tests)
+            time.sleep(RELOAD_POLL_SECONDS)
+            try:
+                stamp = self._file.stamp()
+                if stamp in (state.stamp, None, looked_at):
+                    continue
+                looked_at = stamp
+                stored = self._file.read()
+                if stored is None or stored.version <= state.version:
+                    continue
+                memory = self._memory_from(stored)
+                snapshot = self._build_snapshot(memory, stored.version)
+                with state.lock:
+                    if stored.version > state.version and state.depth == 0:
+                        self._install(stored, memory, snapshot)
+                        logger.info("Reloaded index {index} version {v} ({n} documents)", index=self.index, v=stored.version, n=len(memory.storage))
+            except Exception as error:  # keep serving the version loaded; a writer's next version is tried
+                logger.error("Reloading {path} failed, still serving version {v}: {error}", path=str(self._file.path), v=state.version, error=repr(error))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group changes into one version: saved and published together when the outermost block ends.
+
+        On any error (including `IndexNotSavedError` when the disk is full) the memory of the index is
+        restored and nothing is published or saved.
+        """
+        state = self._state
+        with state.lock:
+            if state.depth:
+                state.depth += 1
+                try:
+                    yield
+                finally:
+                    state.depth -= 1
+                return
+            with self._file.writer_lock() if self._file else _no_lock():
+                if self._file is not None:
+                    self._catch_up()
+                before = _Memory.of(self.index)
+                state.depth = 1
+                try:
+                    yield
+                    version = state.version + 1
+                    memory = _Memory.of(self.index)
+                    snapshot = self._build_snapshot(memory, version)
+                    stamp = self._file.write(self.index, version, [d.to_dict(flatten=False) for d in memory.storage.values()]) if self._file else None
+                except BaseException:
+                    before.install(self.index)
+                    raise
+                finally:
+                    state.depth = 0
+                # Published only once saved: readers never see a version a restart would not have.
+                self._publish(snapshot, stamp)
 
     def _changing(self, change, *args: Any, **kwargs: Any) -> Any:
-        """Run a change under the index lock; persist once, when the outermost change ends."""
-        with _LOCKS[self.index]:
-            self._write_depth += 1
-            try:
-                result = change(*args, **kwargs)
-            finally:
-                self._write_depth -= 1
-            if self._write_depth == 0:
-                # Readers switch to the new snapshot at once; they never wait for the file write.
-                _SNAPSHOTS[self.index] = self._build_snapshot()
-                self._persist()
-            return result
+        """The one change hook: every write, delete and update runs as (part of) a transaction."""
+        with self.transaction():
+            return change(*args, **kwargs)
 
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
         """Write documents (see `InMemoryDocumentStore.write_documents`) and persist the index."""
@@ -137,21 +316,28 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         """Delete every document of the index and persist the (empty) index."""
         self._changing(super().delete_all_documents)
 
+    def delete_by_filter(self, filters: dict[str, Any]) -> int:
+        """Delete the documents matching `filters` and persist the index."""
+        return self._changing(super().delete_by_filter, filters)
+
+    def update_by_filter(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
+        """Update the meta of the documents matching `filters` and persist the index."""
+        return self._changing(super().update_by_filter, filters, meta)
+
     # --- reads: on an immutable snapshot -------------------------------------------------------------
 
     def _snapshot(self) -> _Snapshot:
-        snapshot = _SNAPSHOTS.get(self.index)
+        state = self._state
+        snapshot = state.snapshot
         if snapshot is not None:
             return snapshot
-        with _LOCKS[self.index]:
-            snapshot = _SNAPSHOTS.get(self.index)
-            if snapshot is None:
-                snapshot = self._build_snapshot()
-                _SNAPSHOTS[self.index] = snapshot
-            return snapshot
+        with state.lock:
+            if state.snapshot is None:
+                state.snapshot = self._build_snapshot(_Memory.of(self.index), state.version)
+            return state.snapshot
 
-    def _build_snapshot(self) -> _Snapshot:
-        documents = tuple(self.storage.values())
+    def _build_snapshot(self, memory: _Memory, version: int) -> _Snapshot:
+        documents = tuple(memory.storage.values())
         dims = next((len(d.embedding) for d in documents if d.embedding is not None), 0)
         embeddings = np.zeros((len(documents), dims), dtype=np.float32)
         has_embedding = np.zeros(len(documents), dtype=bool)
@@ -162,7 +348,7 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
             if doc.embedding is not None and len(doc.embedding) == dims:
                 embeddings[row] = doc.embedding
                 has_embedding[row] = True
-            stats = self._bm25_attr.get(doc.id)
+            stats = memory.bm25.get(doc.id)
             if doc.content is None or stats is None:
                 continue
             doc_lengths[row] = stats.doc_len
@@ -176,8 +362,9 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
             has_embedding=has_embedding,
             postings=postings,
             doc_lengths=doc_lengths,
-            avg_doc_len=float(self._avg_doc_len),
-            bm25_docs=len(self._bm25_attr),
+            avg_doc_len=float(memory.avg_doc_len),
+            bm25_docs=len(memory.bm25),
+            version=version,
         )
 
     def _filter_mask(self, snapshot: _Snapshot, filters: dict[str, Any] | None) -> np.ndarray | None:
@@ -284,3 +471,8 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
             doc = snapshot.documents[row]
             results.append(replace(doc, score=score, embedding=doc.embedding if keep_embedding else None))
         return results
+
+
+@contextmanager
+def _no_lock() -> Iterator[None]:
+    yield

@@ -5,8 +5,12 @@ Run with `pressqa-serve` (see README); `create_app()` is also what the tests use
 
 import itertools
 import json
+import logging
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +37,15 @@ from fastapi.staticfiles import StaticFiles  # noqa: E402
 from hayhooks import create_app as create_hayhooks_app  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 
-from service import runtime  # noqa: E402
+from components.index_file import IndexNotSavedError  # noqa: E402
+from components.persistent_store import on_publish  # noqa: E402
+from service import runtime, workers  # noqa: E402
 from service.auth import require_index_token, require_read_token  # noqa: E402
 from service.releases import get_release, list_releases  # noqa: E402
 from service.uploads import MAX_REQUEST_BYTES, check_batch, check_name  # noqa: E402
 from service.validation import check_filters, check_top_k, clean_query  # noqa: E402
 
+logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent / "web"
 # Hayhooks' runtime deploy/undeploy routes would let any caller load code into the service or
 # delete a pipeline's folder from disk; /draw/{name} sends the pipeline's graph to mermaid.ink (a third
@@ -68,21 +75,78 @@ def _sse(events: Iterator[tuple[str, dict]]) -> Iterator[str]:
         yield f"event: error\ndata: {json.dumps({'detail': f'{type(error).__name__}: {error}'})}\n\n"
 
 
+class PipelinesNotDeployedError(RuntimeError):
+    """A pipeline of the pipelines folder failed to deploy: the service must not start without it."""
+
+
+def expected_pipelines() -> list[str]:
+    """What Hayhooks deploys from the pipelines folder: its sub-folders and top-level YAML files."""
+    folder = Path(os.environ["HAYHOOKS_PIPELINES_DIR"])
+    return sorted(
+        p.stem if p.is_file() else p.name
+        for p in folder.iterdir()
+        if not p.name.startswith((".", "_")) and (p.is_dir() or p.suffix in (".yml", ".yaml"))
+    )
+
+
+def _fail_unless_all_deployed(app: FastAPI) -> None:
+    # Hayhooks logs a pipeline that fails to deploy and skips it (hayhooks/server/app.py,
+    # _deploy_pipelines_sequential: "Skipping pipeline directory"); a service without `ask` would
+    # answer 404 for its whole life, so start-up fails instead, naming what is missing.
+    deployed = set(app.state.pipeline_registry.get_names())
+    missing = [name for name in expected_pipelines() if name not in deployed]
+    if missing:
+        raise PipelinesNotDeployedError(
+            f"Pipelines failed to deploy: {', '.join(missing)} (from {os.environ['HAYHOOKS_PIPELINES_DIR']}); "
+            "the log above says why. Not starting without them."
+        )
+
+
+def index_not_saved(error: IndexNotSavedError) -> JSONResponse:
+    """507 Insufficient Storage for a full disk, 503 for any other failure to save: nothing was changed."""
+    status = 507 if error.errno in (28, 122) else 503  # ENOSPC, EDQUOT
+    return JSONResponse(status_code=status, content={"detail": f"{error.strerror} Nothing was indexed; the index is unchanged."})
+
+
 def create_app() -> FastAPI:
     """Hayhooks' app (it deploys pipelines/ at start) with this service's own routes added."""
+    workers.die_with_supervisor()
+    on_publish(workers.announce_served)
     app = create_hayhooks_app()
     app.router.routes = [r for r in app.router.routes if not _is_operator_route(r)]
+    hayhooks_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with hayhooks_lifespan(app_):
+            _fail_unless_all_deployed(app_)
+            # Only once every pipeline is deployed: indexing in the background while Hayhooks still
+            # imports wrapper modules made a deploy fail ("dictionary changed size during iteration").
+            runtime.index_corpus_at_start()
+            yield
+
+    app.router.lifespan_context = lifespan
+    app.add_exception_handler(IndexNotSavedError, lambda request, error: index_not_saved(error))
 
     @app.get("/health", tags=["service"])
     def health() -> dict:
-        """Liveness and readiness: documents indexed, answer mode, indexing progress."""
+        """Liveness and readiness: documents indexed, index version and completeness, answer mode,
+        indexing progress (in any worker); `pid` names the worker that answers."""
+        store = runtime.document_store()
+        indexing = runtime.indexer().status.as_json()
+        if not indexing["running"]:
+            indexing = workers.indexing_elsewhere() or indexing
+        index: dict[str, Any] = {"version": getattr(store, "version", None), "problems": getattr(store, "problems", [])}
+        index.update(runtime.index_completeness())
         return {
-            "status": "ok",
-            "documents": runtime.document_store().count_documents(),
+            "status": "degraded" if index["problems"] else "ok",
+            "pid": os.getpid(),
+            "documents": store.count_documents(),
+            "index": index,
             "answer_mode": runtime.answerer().mode,
             "llm_model": runtime.answerer().llm_model,
-            "store": type(runtime.document_store()).__name__,
-            "indexing": runtime.indexer().status.as_json(),
+            "store": type(store).__name__,
+            "indexing": indexing,
         }
 
     @app.post("/ask/stream", tags=["service"])
@@ -123,7 +187,10 @@ def create_app() -> FastAPI:
             items.append((upload.filename or "", data))
         releases_ = check_batch(items)
         indexer = runtime.indexer()
-        status = await run_in_threadpool(indexer.index, indexer.texts_to_sources(releases_), "upload")
+        try:
+            status = await run_in_threadpool(indexer.index, indexer.texts_to_sources(releases_), "upload")
+        except IndexNotSavedError as error:
+            return index_not_saved(error)
         return {
             "files": status.files_done,
             "chunks_written": status.chunks_written,
@@ -142,7 +209,27 @@ def create_app() -> FastAPI:
 
 
 def main() -> None:
-    """Start the service on HAYHOOKS_HOST:HAYHOOKS_PORT (default 0.0.0.0:1416)."""
-    from hayhooks import run_app
+    """Start the service on HAYHOOKS_HOST:HAYHOOKS_PORT (default 0.0.0.0:1416) with PRESSQA_WORKERS
+    worker processes (default: one per core), as Hayhooks' own `hayhooks run --workers N` does."""
+    import uvicorn
+    from hayhooks.server.logger import intercept_stdlib_logging
+    from hayhooks.settings import settings
 
-    run_app(create_app())
+    count = workers.worker_count()
+    os.environ["PRESSQA_WORKERS"] = str(count)
+    os.environ[workers.SUPERVISOR_ENV] = str(os.getpid())
+    run_dir = tempfile.mkdtemp(prefix="pressqa-run-")
+    os.environ[workers.RUN_DIR_ENV] = run_dir
+    intercept_stdlib_logging(settings.intercepted_loggers, access_log_excluded_path_prefixes=settings.access_log_excluded_path_prefixes)
+    try:
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            workers=count,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=settings.graceful_shutdown_timeout,
+        )
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,5 +1,6 @@
 """The ingestion service: runs pipelines/index/index.yml over files or posted texts, one batch at a time."""
 
+import hashlib
 import os
 import threading
 import time
@@ -11,7 +12,17 @@ from pathlib import Path
 import torch
 from haystack.dataclasses import ByteStream
 
+from components.index_file import IndexNotSavedError
+from service import workers
 from service.pipelines import load_pipeline
+
+# Chunk meta naming the SHA-256 of the release text it came from: start-up indexing compares it with
+# the files on disk to find releases missing or changed (e.g. after a kill mid-indexing).
+CONTENT_HASH_FIELD = "content_sha256"
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -26,6 +37,7 @@ class IndexingStatus:
     error: str | None = None
     seconds: float = 0.0
     source: str = ""
+    pid: int = field(default_factory=os.getpid)
 
     def as_json(self) -> dict:
         """The status as a JSON-ready dict."""
@@ -62,16 +74,21 @@ class Indexer:
 
         :param on_batch: Called with the number of files of each finished batch (for progress bars).
         """
-        with self._lock, _all_cores():
+        with self._lock, workers.indexing_job(), _all_cores():
             self.status = IndexingStatus(running=True, files_total=len(sources), source=label)
+            workers.share_indexing_status(self.status.as_json())
             started = time.perf_counter()
             try:
                 for start in range(0, len(sources), self.batch_size):
-                    batch = list(sources[start : start + self.batch_size])
-                    result = self.pipeline.run(sources=batch)
+                    batch = [self._with_hash(s) for s in sources[start : start + self.batch_size]]
+                    try:
+                        result = self.pipeline.run(sources=batch)
+                    except Exception as error:
+                        raise _not_saved(error) or error
                     self.status.chunks_written += result["documents_written"]
                     self.status.chunks_removed += result["documents_removed"]
                     self.status.files_done += len(batch)
+                    workers.share_indexing_status(self.status.as_json())
                     if on_batch:
                         on_batch(len(batch))
             except Exception as error:
@@ -80,7 +97,29 @@ class Indexer:
             finally:
                 self.status.running = False
                 self.status.seconds = round(time.perf_counter() - started, 2)
+                workers.share_indexing_status(self.status.as_json())
+                self.wait_until_served()
             return self.status
+
+    @property
+    def document_store(self):
+        """The store the index pipeline writes to."""
+        return next(c.document_store for _, c in self.pipeline.pipeline.walk() if hasattr(c, "document_store"))
+
+    def wait_until_served(self) -> bool:
+        """Return once every worker serves what this job wrote (bounded), so a reply means visible everywhere."""
+        store = self.document_store
+        version = getattr(store, "version", None)
+        return version is None or workers.wait_until_served(store.index, version)
+
+    @staticmethod
+    def _with_hash(source: Path | ByteStream) -> ByteStream:
+        """The source as a ByteStream whose meta carries the text's hash (chunks inherit it)."""
+        if isinstance(source, ByteStream):
+            data, meta = source.data, dict(source.meta)
+        else:
+            data, meta = Path(source).read_bytes(), {"file_path": Path(source).name}
+        return ByteStream(data=data, meta={**meta, CONTENT_HASH_FIELD: content_hash(data)})
 
     def index_folder(self, folder: Path, on_batch: Callable[[int], None] | None = None) -> IndexingStatus:
         """Index every `*.txt` file of `folder`, in name order."""
@@ -93,3 +132,13 @@ class Indexer:
     def texts_to_sources(texts: Sequence[tuple[str, str]]) -> list[ByteStream]:
         """(name, content) pairs as ByteStreams whose meta names the release like a file would."""
         return [ByteStream.from_string(content, meta={"file_path": name}) for name, content in texts]
+
+
+def _not_saved(error: BaseException) -> IndexNotSavedError | None:
+    """The IndexNotSavedError behind a pipeline error (Haystack wraps component errors), if any."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, IndexNotSavedError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -9,7 +9,8 @@ from pathlib import Path
 from haystack.document_stores.types import DocumentStore
 
 from service.answering import Answerer
-from service.indexing import Indexer
+from service import workers
+from service.indexing import CONTENT_HASH_FIELD, Indexer, content_hash
 from service.pipelines import REPO_ROOT
 from service.search import Searcher
 
@@ -49,25 +50,89 @@ def document_store() -> DocumentStore:
 
 
 def corpus_dir() -> Path:
-    """PRESS_RELEASES_DIR (default `data/press-releases/`), the folder indexed at start when the index is empty."""
+    """PRESS_RELEASES_DIR (default `data/press-releases/`), the folder indexed at start."""
     return Path(os.environ.get("PRESS_RELEASES_DIR") or REPO_ROOT / "data" / "press-releases")
 
 
-def index_corpus_if_empty() -> threading.Thread | None:
-    """Start indexing `corpus_dir()` in the background when the store is empty; searches work meanwhile.
+_disk_hashes: dict[Path, tuple[tuple[int, int], str]] = {}
 
-    PRESSQA_INDEX_AT_START=0 turns this off (service replicas of a shared store leave indexing to one job).
+
+def _hash_on_disk(path: Path) -> str:
+    """The file's content hash, recomputed only when its size or mtime changed (/health calls this)."""
+    st = path.stat()
+    key = (st.st_mtime_ns, st.st_size)
+    cached = _disk_hashes.get(path)
+    if cached is None or cached[0] != key:
+        cached = (key, content_hash(path.read_bytes()))
+        _disk_hashes[path] = cached
+    return cached[1]
+
+
+_indexed_cache: dict = {}
+
+
+def _indexed_hashes() -> dict[str, set]:
+    """Release name -> content hashes of its chunks, recomputed only when the index version changes."""
+    store = document_store()
+    version = getattr(store, "version", None)
+    if version is None or _indexed_cache.get("version") != version:
+        indexed: dict[str, set] = {}
+        for doc in store.filter_documents():
+            name = doc.meta.get("file_path")
+            if name is not None:
+                indexed.setdefault(name, set()).add(doc.meta.get(CONTENT_HASH_FIELD))
+        _indexed_cache.clear()
+        _indexed_cache.update(version=version, indexed=indexed)
+    return _indexed_cache["indexed"]
+
+
+def corpus_difference(folder: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """(missing, changed): files of the corpus folder not in the index, and those whose text differs from
+    what was indexed (a release with chunks of several texts, e.g. after a crash, counts as changed)."""
+    folder = folder or corpus_dir()
+    indexed = _indexed_hashes()
+    missing, changed = [], []
+    for path in sorted(folder.glob("*.txt")):
+        hashes = indexed.get(path.name)
+        if hashes is None:
+            missing.append(path)
+        elif hashes != {_hash_on_disk(path)}:
+            changed.append(path)
+    return missing, changed
+
+
+def index_completeness() -> dict:
+    """For /health: is every release of the corpus folder indexed as it is on disk?"""
+    folder = corpus_dir()
+    missing, changed = corpus_difference(folder)
+    return {"complete": not missing and not changed, "folder": str(folder), "missing": len(missing), "changed": len(changed)}
+
+
+def index_corpus_at_start() -> threading.Thread | None:
+    """Index, in the background, what is missing or changed in `corpus_dir()`; searches work meanwhile.
+
+    Runs in one worker only. Idempotent: after a kill mid-indexing the next start resumes with the
+    releases not yet indexed. PRESSQA_INDEX_AT_START=0 turns this off (service replicas of a shared
+    store leave indexing to one job).
     """
     folder = corpus_dir()
-    if os.environ.get("PRESSQA_INDEX_AT_START", "1") == "0" or document_store().count_documents() > 0:
+    if os.environ.get("PRESSQA_INDEX_AT_START", "1") == "0":
         return None
     if not any(folder.glob("*.txt")):
-        logger.warning("The index is empty and %s holds no .txt files: nothing to index at start.", folder)
+        if document_store().count_documents() == 0:
+            logger.warning("The index is empty and %s holds no .txt files: nothing to index at start.", folder)
         return None
+    if not workers.win_startup_indexing():
+        return None
+    missing, changed = corpus_difference(folder)
+    if not missing and not changed:
+        logger.info("The index holds every release of %s as it is on disk: nothing to index at start.", folder)
+        return None
+    logger.info("Indexing at start: %d releases missing, %d changed in %s", len(missing), len(changed), folder)
 
     def run() -> None:
         try:
-            indexer().index_folder(folder)
+            indexer().index(sorted(missing + changed), label=str(folder))
         except Exception:
             logger.exception("Indexing %s at start failed", folder)
 

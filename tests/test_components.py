@@ -119,12 +119,8 @@ def test_store_persists_atomically_and_reloads(tmp_path, monkeypatch):
 
     # a new process (simulated: forget the shared memory of this index) loads the file
     import components.persistent_store as ps
-    from haystack.document_stores.in_memory import document_store as mem
 
-    for registry in (mem._STORAGES, mem._BM25_STATS_STORAGES, mem._AVERAGE_DOC_LEN_STORAGES, mem._FREQ_VOCAB_FOR_IDF_STORAGES):
-        registry.pop("test-persist", None)
-    ps._LOADED.discard("test-persist")
-    ps._SNAPSHOTS.pop("test-persist", None)
+    ps.forget_index("test-persist")
     monkeypatch.setenv("PRESSQA_DATA_DIR", str(tmp_path))
     reloaded = PersistentInMemoryDocumentStore(index="test-persist", persist_path="idx/p.json")
     assert reloaded.count_documents() == 1

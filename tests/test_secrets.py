@@ -28,6 +28,8 @@ NOT_SETTINGS = {
     "HF_HUB_OFFLINE": "forced to 1: the model comes from the installed package, never from the hub",
     "TRANSFORMERS_OFFLINE": "forced to 1, as HF_HUB_OFFLINE",
     "HAYHOOKS_STARTUP_DEPLOY_STRATEGY": "forced to sequential: the parallel deploy races (NOTES.md)",
+    "PRESSQA_RUN_DIR": "set by pressqa-serve for its workers (service/workers.py)",
+    "PRESSQA_SUPERVISOR_PID": "set by pressqa-serve for its workers (service/workers.py)",
 }
 # Documented variables read by a library rather than by our code.
 READ_BY_LIBRARIES = {

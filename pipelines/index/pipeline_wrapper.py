@@ -1,8 +1,10 @@
 """POST /index/run: index releases posted as text (pipelines/index/index.yml). Needs the index token."""
 
+from fastapi import HTTPException
 from hayhooks import BasePipelineWrapper
 from starlette.datastructures import Headers
 
+from components.index_file import IndexNotSavedError
 from service import runtime
 from service.auth import require_index_token
 from service.uploads import ReleaseText, check_batch
@@ -24,7 +26,12 @@ class PipelineWrapper(BasePipelineWrapper):
         # which check_batch refuses with 422 instead of the encoder failing with 500
         releases = check_batch([(t.name, t.content.encode("utf-8", "surrogatepass")) for t in texts])
         indexer = runtime.indexer()
-        status = indexer.index(indexer.texts_to_sources(releases), label="REST")
+        try:
+            status = indexer.index(indexer.texts_to_sources(releases), label="REST")
+        except IndexNotSavedError as error:
+            # 507 when the disk is full (503 otherwise): the index, on disk and in memory, is unchanged
+            raise HTTPException(status_code=507 if error.errno in (28, 122) else 503,
+                                detail=f"{error.strerror} Nothing was indexed; the index is unchanged.") from error
         return {
             "files": status.files_done,
             "chunks_written": status.chunks_written,

@@ -16,7 +16,6 @@ MAX_TOP_K = 50
 class PipelineWrapper(BasePipelineWrapper):
     def setup(self) -> None:
         self.pipeline = runtime.searcher().pipeline.pipeline
-        runtime.index_corpus_if_empty()
 
     def run_api(
         self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None, headers: Headers | None = None
