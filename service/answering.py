@@ -1,13 +1,17 @@
 """The answering service: search, then an LLM answer (pipelines/ask/generate.yml) or an extractive one
 (pipelines/ask/extract.yml), streamed as events; LLM faults fall back to the extractive answer."""
 
+import asyncio
+import concurrent.futures
 import os
 import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
 
 from haystack import Document
 from haystack.dataclasses import StreamingChunk
@@ -44,7 +48,11 @@ class Answerer:
             llm = next(c for _, c in self.generate.pipeline.walk() if hasattr(c, "model"))
             llm.model = os.environ.get("PRESSQA_LLM_MODEL", "").strip() or llm.model
             self.llm_model = llm.model
+            # the client's own timeout never outlasts the answer it serves (a backstop: the deadline cancels it)
+            if hasattr(llm, "timeout"):
+                llm.timeout = min(llm.timeout or answer_deadline(), answer_deadline())
             self.generate.pipeline.warm_up()
+            self._llm_loop = _LlmLoop()
 
     @property
     def mode(self) -> str:
@@ -61,12 +69,24 @@ class Answerer:
                 reply.update(data)
         return reply
 
+    async def aanswer(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
+        """`answer` for async callers: waiting for the LLM holds no thread."""
+        reply: dict[str, Any] = {}
+        async for event, data in self.astream(query, top_k, filters):
+            if event == "sources":
+                reply["documents"] = data["documents"]
+            elif event == "done":
+                reply.update(data)
+        return reply
+
     def stream(self, query: str, top_k: int, filters: dict[str, Any] | None) -> Iterator[Event]:
         """Events `sources`, then `delta` (answer text pieces), then `done` with the final answer.
 
-        Timings are collected per synchronous step: a streamed generator may resume in another thread.
+        The deadline (PRESSQA_ANSWER_TIMEOUT) counts from here, search included. Timings are collected per
+        synchronous step: a streamed generator may resume in another thread.
         """
         started = time.perf_counter()
+        deadline = started + answer_deadline()
         documents, timings = self.searcher.search(query, top_k, filters)
         yield "sources", {"documents": [document_to_json(d) for d in documents], "mode": self.mode}
 
@@ -75,10 +95,35 @@ class Answerer:
             answer, mode = NOT_FOUND, self.mode
             yield "delta", {"text": answer}
         elif self.generate is not None:
-            answer, usage, warning = yield from self._stream_llm(query, documents, timings)
+            answer, usage, warning = yield from self._stream_llm(query, documents, timings, deadline)
             mode = "llm" if warning is None else "extractive"
         else:
             answer, mode = self._extract(query, documents, timings), "extractive"
+            yield "delta", {"text": answer}
+        timings["total"] = _ms_since(started)
+        yield "done", {"answer": answer, "mode": mode, "warning": warning, "timings_ms": timings, "usage": usage}
+
+    async def astream(self, query: str, top_k: int, filters: dict[str, Any] | None) -> AsyncIterator[Event]:
+        """`stream` for async callers (the same events): search and the extractive answer run in worker
+        threads, the LLM on the answerer's event loop; waiting for it holds no thread, and the deadline (or a
+        client that goes away) cancels its request."""
+        started = time.perf_counter()
+        deadline = started + answer_deadline()
+        documents, timings = await run_in_threadpool(self.searcher.search, query, top_k, filters)
+        yield "sources", {"documents": [document_to_json(d) for d in documents], "mode": self.mode}
+
+        warning, usage = None, None
+        if not documents:
+            answer, mode = NOT_FOUND, self.mode
+            yield "delta", {"text": answer}
+        elif self.generate is not None:
+            outcome: dict[str, Any] = {}
+            async for event in self._astream_llm(query, documents, timings, deadline, outcome):
+                yield event
+            answer, usage, warning = outcome["answer"], outcome["usage"], outcome["warning"]
+            mode = "llm" if warning is None else "extractive"
+        else:
+            answer, mode = await run_in_threadpool(self._extract, query, documents, timings), "extractive"
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
         yield "done", {"answer": answer, "mode": mode, "warning": warning, "timings_ms": timings, "usage": usage}
@@ -89,55 +134,132 @@ class Answerer:
         timings.update(extract_timings)
         return answer
 
-    def _stream_llm(self, query: str, documents: list[Document], timings: dict[str, float]) -> Iterator[Event]:
+    async def _generate(self, query: str, documents: list[Document], deliver: Callable[[tuple], None]) -> None:
+        """Run generate.yml on the LLM loop, handing ("delta", text), then ("result", …) or ("error", …) to
+        `deliver`. Cancelling the task ends the HTTP request to the LLM."""
+
+        async def on_chunk(chunk: StreamingChunk) -> None:
+            if chunk.content:
+                deliver(("delta", chunk.content))
+
+        try:
+            with collect_timings() as generate_timings:
+                result = await self.generate.run_async(query=query, documents=documents, streaming_callback=on_chunk)
+            deliver(("result", (result["replies"], generate_timings)))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # any LLM fault (timeout, 401, 429, 5xx, malformed reply) degrades
+            deliver(("error", error))
+
+    def _stream_llm(
+        self, query: str, documents: list[Document], timings: dict[str, float], deadline: float
+    ) -> Iterator[Event]:
         """Stream the LLM's answer; on a fault or past the deadline, return the extractive answer and a warning."""
         events: queue.Queue = queue.Queue()
-
-        def on_chunk(chunk: StreamingChunk) -> None:
-            if chunk.content:
-                events.put(("delta", chunk.content))
-
-        def generate() -> None:
-            try:
-                with collect_timings() as generate_timings:
-                    replies = self.generate.run(query=query, documents=documents, streaming_callback=on_chunk)["replies"]
-                events.put(("result", (replies, generate_timings)))
-            except Exception as error:  # any LLM fault (timeout, 401, 429, 5xx, malformed reply) degrades
-                events.put(("error", error))
-
         started = time.perf_counter()
-        deadline = started + answer_deadline()
-        threading.Thread(target=generate, daemon=True, name="llm-answer").start()
-        streamed = False
-        problem = None
-        while problem is None:
-            try:
-                kind, payload = events.get(timeout=max(0.0, deadline - time.perf_counter()))
-            except queue.Empty:
-                problem = f"the language model did not answer within {answer_deadline():.0f} s"
-                break
-            if kind == "delta":
-                if not streamed:
-                    timings["first_token"] = _ms_since(started)
-                streamed = True
-                yield "delta", {"text": payload}
-            elif kind == "error":
-                cause = _root_cause(payload)
-                problem = f"the language model failed ({type(cause).__name__}: {_short(cause)})"
-            else:
-                replies, generate_timings = payload
-                timings.update(generate_timings)
-                text = (replies[0].text or "").strip() if replies else ""
-                if not text:
-                    problem = "the language model returned an empty reply"
+        future = self._llm_loop.submit(self._generate(query, documents, events.put))
+        state = _LlmState(started)
+        try:
+            while not state.finished:
+                try:
+                    item = events.get(timeout=max(0.0, deadline - time.perf_counter()))
+                except queue.Empty:
+                    state.timed_out(timings)
                     break
-                timings["generation"] = _ms_since(started)
-                return text, (replies[0].meta or {}).get("usage"), None
-        timings["generation"] = _ms_since(started)
+                if (delta := state.take(item, timings)) is not None:
+                    yield "delta", {"text": delta}
+        finally:
+            future.cancel()  # past the deadline, or the caller stopped reading: the LLM request ends now
+        if state.answer is not None:
+            return state.answer, state.usage, None
         answer = self._extract(query, documents, timings)
-        warning = f"No generated answer: {problem}. Shown instead: the best-matching sentences of the sources."
-        yield "delta", {"text": ("\n\n" if streamed else "") + answer}
-        return answer, None, warning
+        yield "delta", {"text": ("\n\n" if state.streamed else "") + answer}
+        return answer, None, state.warning()
+
+    async def _astream_llm(
+        self, query: str, documents: list[Document], timings: dict[str, float], deadline: float, outcome: dict
+    ) -> AsyncIterator[Event]:
+        """`_stream_llm` for async callers; the answer, usage and warning go into `outcome`."""
+        events: asyncio.Queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        future = self._llm_loop.submit(self._generate(query, documents, lambda item: loop.call_soon_threadsafe(events.put_nowait, item)))
+        state = _LlmState(started)
+        try:
+            while not state.finished:
+                try:
+                    item = await asyncio.wait_for(events.get(), timeout=max(0.0, deadline - time.perf_counter()))
+                except TimeoutError:
+                    state.timed_out(timings)
+                    break
+                if (delta := state.take(item, timings)) is not None:
+                    yield "delta", {"text": delta}
+        finally:
+            future.cancel()
+        if state.answer is not None:
+            outcome.update(answer=state.answer, usage=state.usage, warning=None)
+            return
+        answer = await run_in_threadpool(self._extract, query, documents, timings)
+        yield "delta", {"text": ("\n\n" if state.streamed else "") + answer}
+        outcome.update(answer=answer, usage=None, warning=state.warning())
+
+
+class _LlmState:
+    """What the LLM has sent so far for one answer, and why it failed if it did."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.streamed = False
+        self.problem: str | None = None
+        self.answer: str | None = None
+        self.usage: dict | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.problem is not None or self.answer is not None
+
+    def timed_out(self, timings: dict[str, float]) -> None:
+        timings["generation"] = _ms_since(self.started)
+        self.problem = f"the language model did not answer within {answer_deadline():.0f} s"
+
+    def take(self, item: tuple[str, Any], timings: dict[str, float]) -> str | None:
+        """Record one item from `_generate`; the text to stream on, if it was a delta."""
+        kind, payload = item
+        if kind == "delta":
+            if not self.streamed:
+                timings["first_token"] = _ms_since(self.started)
+            self.streamed = True
+            return payload
+        timings["generation"] = _ms_since(self.started)
+        if kind == "error":
+            cause = _root_cause(payload)
+            self.problem = f"the language model failed ({type(cause).__name__}: {_short(cause)})"
+            return None
+        replies, generate_timings = payload
+        timings.update(generate_timings)
+        text = (replies[0].text or "").strip() if replies else ""
+        if not text:
+            self.problem = "the language model returned an empty reply"
+            return None
+        self.answer, self.usage = text, (replies[0].meta or {}).get("usage")
+        return None
+
+    def warning(self) -> str:
+        return f"No generated answer: {self.problem}. Shown instead: the best-matching sentences of the sources."
+
+
+class _LlmLoop:
+    """One event loop in one daemon thread for every LLM request of the process: waiting for tokens costs no
+    thread per request, and a request cancelled at its deadline is gone at once (a thread blocked in a
+    synchronous HTTP call could not be stopped: under load they piled up for the client's whole timeout)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="llm-loop", daemon=True).start()
+
+    def submit(self, coroutine) -> concurrent.futures.Future:
+        """Run `coroutine` on the loop; cancelling the returned future cancels it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
 
 def _ms_since(started: float) -> float:

@@ -3,13 +3,12 @@
 Run with `pressqa-serve` (see README); `create_app()` is also what the tests use.
 """
 
-import itertools
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,9 @@ os.environ.setdefault("HAYHOOKS_HOST", "0.0.0.0")
 # Hayhooks' in-process trace buffer costs ~15 % of search throughput; replies carry their own stage
 # timings (`timings_ms`). Set HAYHOOKS_TRACING_ENABLED=true to browse traces at /traces.
 os.environ.setdefault("HAYHOOKS_TRACING_ENABLED", "false")
+# Haystack's usage telemetry posts to posthog.com from every process (seen as DNS failures in the log here):
+# nothing about the service leaves it unless the operator opts in.
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model comes from the local cache, never from the hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -30,27 +32,35 @@ import torch  # noqa: E402
 # (measured on 2 cores under load: query embedding 45 ms with 1 thread, 586 ms with 2).
 torch.set_num_threads(int(os.environ.get("PRESSQA_TORCH_THREADS", "1")))
 
-from fastapi import FastAPI, File, Request, UploadFile  # noqa: E402
+from fastapi import FastAPI, File, UploadFile  # noqa: E402
 from fastapi.concurrency import run_in_threadpool  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 from hayhooks import create_app as create_hayhooks_app  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from components.index_file import IndexNotSavedError  # noqa: E402
 from components.persistent_store import on_publish  # noqa: E402
 from service import runtime, workers  # noqa: E402
-from service.auth import require_index_token, require_read_token  # noqa: E402
+from service.gate import RequestGate  # noqa: E402
+from service.log_hygiene import configure_logging  # noqa: E402
 from service.releases import get_release, list_releases  # noqa: E402
+from service.security_headers import SecurityHeaders  # noqa: E402
 from service.uploads import MAX_REQUEST_BYTES, check_batch, check_name  # noqa: E402
-from service.validation import check_filters, check_top_k, clean_query  # noqa: E402
+from service.validation import check_filters, check_top_k, clean_query, excerpt, short_validation_error  # noqa: E402
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent / "web"
-# Hayhooks' runtime deploy/undeploy routes would let any caller load code into the service or
-# delete a pipeline's folder from disk; /draw/{name} sends the pipeline's graph to mermaid.ink (a third
-# party) and answers 500 without network.
-_OPERATOR_ROUTES = ("/deploy", "/undeploy", "/draw")
+# Hayhooks routes the service does not serve:
+# - runtime deploy/undeploy would let any caller load code into the service or delete a pipeline's folder;
+# - /draw/{name} sends the pipeline's graph to mermaid.ink (a third party) and answers 500 without network;
+# - the OpenAI Files stubs (/v1/files, /files) read a whole upload into memory and store nothing (no wrapper
+#   implements run_file_upload); the Responses API (/v1/responses, /responses) answers 501 for every pipeline.
+_REMOVED_ROUTES = ("/deploy", "/undeploy", "/draw", "/v1/files", "/files", "/v1/responses", "/responses")
+CORS_ORIGINS_ENV = "PRESSQA_CORS_ORIGINS"
 
 
 class AskRequest(BaseModel):
@@ -61,18 +71,54 @@ class AskRequest(BaseModel):
     filters: dict[str, Any] | None = Field(default=None, description="Haystack metadata filters, e.g. on meta.year.")
 
 
-def _is_operator_route(route: Any) -> bool:
-    """A Hayhooks deploy/undeploy route, whether mounted directly or through an included router."""
-    inner = getattr(getattr(route, "original_router", None), "routes", [route])
-    return any(getattr(r, "path", "").startswith(_OPERATOR_ROUTES) for r in inner)
+def _without_removed_routes(routes: list[Any], prefix: str = "") -> list[Any]:
+    """`routes` without those under `_REMOVED_ROUTES`, looking into included routers (Hayhooks nests the
+    OpenAI routers: chat, models, responses, files in one); a router left empty is dropped whole."""
+    kept = []
+    for route in routes:
+        router = getattr(route, "original_router", None)
+        if router is None:
+            if not (prefix + getattr(route, "path", "")).startswith(_REMOVED_ROUTES):
+                kept.append(route)
+            continue
+        inner_prefix = prefix + (getattr(getattr(route, "include_context", None), "prefix", "") or "")
+        inner = _without_removed_routes(router.routes, inner_prefix)
+        if len(inner) != len(router.routes):
+            router.routes[:] = inner
+            getattr(router, "_mark_routes_changed", lambda: None)()  # FastAPI caches the routes it resolves
+        if inner:
+            kept.append(route)
+    return kept
 
 
-def _sse(events: Iterator[tuple[str, dict]]) -> Iterator[str]:
+def _cors_origins() -> list[str]:
+    """Origins allowed to call the API from a browser page of theirs (PRESSQA_CORS_ORIGINS, comma-separated)."""
+    return [o.strip() for o in os.environ.get(CORS_ORIGINS_ENV, "").split(",") if o.strip()]
+
+
+def _add_middleware(app: FastAPI) -> None:
+    """CORS (only when configured) outermost, so preflights are answered and refusals carry CORS headers; then
+    Hayhooks' request ids; then security headers; then the gate (token, body limit) right before the routes."""
+    hayhooks_middleware = [m for m in app.user_middleware if m.cls is not CORSMiddleware]  # its default: any origin
+    origins = _cors_origins()
+    cors = [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"], max_age=600)] if origins else []
+    app.user_middleware[:] = [*cors, *hayhooks_middleware, Middleware(SecurityHeaders), Middleware(RequestGate)]
+
+
+def _event(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _asse(first: tuple[str, dict], events: AsyncIterator[tuple[str, dict]]) -> AsyncIterator[str]:
     try:
-        for event, data in events:
-            yield f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        yield _event(*first)
+        async for event, data in events:
+            yield _event(event, data)
     except Exception as error:  # the stream has started: report in-band, the status line is already sent
-        yield f"event: error\ndata: {json.dumps({'detail': f'{type(error).__name__}: {error}'})}\n\n"
+        yield _event("error", {"detail": f"{type(error).__name__}: {error}"})
+    finally:
+        await events.aclose()  # a client that went away ends the LLM request too
 
 
 class PipelinesNotDeployedError(RuntimeError):
@@ -113,7 +159,10 @@ def create_app() -> FastAPI:
     workers.die_with_supervisor()
     on_publish(workers.announce_served)
     app = create_hayhooks_app()
-    app.router.routes = [r for r in app.router.routes if not _is_operator_route(r)]
+    configure_logging()
+    app.router.routes = _without_removed_routes(app.router.routes)
+    _add_middleware(app)
+    app.add_exception_handler(RequestValidationError, short_validation_error)
     hayhooks_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -129,7 +178,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(IndexNotSavedError, lambda request, error: index_not_saved(error))
 
     @app.get("/health", tags=["service"])
-    def health() -> dict:
+    async def health() -> dict:
+        # async: answered on the event loop, never queued behind requests that hold the worker threads
         """Liveness and readiness: documents indexed, index version and completeness, answer mode,
         indexing progress (in any worker); `pid` names the worker that answers."""
         store = runtime.document_store()
@@ -150,37 +200,33 @@ def create_app() -> FastAPI:
         }
 
     @app.post("/ask/stream", tags=["service"])
-    def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
+    async def ask_stream(body: AskRequest) -> StreamingResponse:
         """The answer as Server-Sent Events: `sources`, `delta`…, `done` (or `error`)."""
-        require_read_token(request.headers)
         query = clean_query(body.query)
-        events = runtime.answerer().stream(query, check_top_k(body.top_k, 20), check_filters(body.filters))
+        events = runtime.answerer().astream(query, check_top_k(body.top_k, 20), check_filters(body.filters))
         # Run the search before the status line goes out: its errors (e.g. a filter the store rejects)
         # then get their 4xx instead of an in-band error event.
-        first = next(events)
+        first = await anext(events)
         return StreamingResponse(
-            _sse(itertools.chain([first], events)), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+            _asse(first, events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
     @app.get("/releases", tags=["service"])
-    def releases(request: Request) -> dict:
+    def releases() -> dict:
         """Every indexed release: file name, title, year, number of chunks."""
-        require_read_token(request.headers)
         return {"releases": list_releases(runtime.document_store())}
 
     @app.get("/releases/{file_path}", tags=["service"])
-    def release(file_path: str, request: Request) -> dict:
+    def release(file_path: str) -> dict:
         """One release's full (cleaned) text and meta."""
-        require_read_token(request.headers)
         found = get_release(runtime.document_store(), check_name(file_path))
         if found is None:
-            return JSONResponse(status_code=404, content={"detail": f"No release named {file_path!r} is indexed."})
+            return JSONResponse(status_code=404, content={"detail": f"No release named {excerpt(file_path)!r} is indexed."})
         return found
 
     @app.post("/index/files", tags=["service"])
-    async def index_files(request: Request, files: list[UploadFile] = File(...)) -> dict:
+    async def index_files(files: list[UploadFile] = File(...)) -> dict:
         """Index uploaded .txt releases (multipart `files`); needs the index token."""
-        require_index_token(request.headers)
         items = []
         for upload in files:
             data = await upload.read(MAX_REQUEST_BYTES + 1)

@@ -83,13 +83,25 @@ class DeclaredPipeline:
 
     def run(self, **values: Any) -> dict[str, Any]:
         """Run with declared input names; return the declared outputs."""
+        return self._outputs(self.pipeline.run(self._data(values), include_outputs_from=self._sources()))
+
+    async def run_async(self, **values: Any) -> dict[str, Any]:
+        """`run` on the event loop: components with `run_async` (the OpenAI generator) are awaited, so a
+        cancelled task ends their request."""
+        return self._outputs(await self.pipeline.run_async(self._data(values), include_outputs_from=self._sources()))
+
+    def _data(self, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
         data: dict[str, dict[str, Any]] = defaultdict(dict)
         for name, value in values.items():
             for target in self.inputs[name]:
                 component, socket = target.split(".", 1)
                 data[component][socket] = value
-        sources = {target.split(".", 1)[0] for target in self.outputs.values()}
-        result = self.pipeline.run(dict(data), include_outputs_from=sources)
+        return dict(data)
+
+    def _sources(self) -> set[str]:
+        return {target.split(".", 1)[0] for target in self.outputs.values()}
+
+    def _outputs(self, result: dict[str, Any]) -> dict[str, Any]:
         return {name: result[target.split(".", 1)[0]][target.split(".", 1)[1]] for name, target in self.outputs.items()}
 
 

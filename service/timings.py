@@ -43,4 +43,18 @@ def instrument(pipeline: Pipeline, prefix: str = "") -> Pipeline:
                 record(_stage, started)
 
         instance.run = timed_run
+        if callable(getattr(instance, "run_async", None)):
+            instance.run_async = _timed_async(instance.run_async, prefix + name)
     return pipeline
+
+
+def _timed_async(original, stage: str):
+    @functools.wraps(original)
+    async def timed_run_async(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            record(stage, started)
+
+    return timed_run_async

@@ -6,10 +6,14 @@ import re
 from fastapi import HTTPException
 from pydantic import BaseModel
 
+from service.validation import excerpt
+
 MAX_FILE_BYTES = int(os.environ.get("PRESSQA_MAX_FILE_BYTES", 1_000_000))
+# Also the body limit of the index routes, checked before the body is read (service.gate.RequestGate).
 MAX_REQUEST_BYTES = int(os.environ.get("PRESSQA_MAX_REQUEST_BYTES", 20_000_000))
 MAX_FILES = 500
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,120}\.txt$")
+# matched whole (fullmatch): with `$`, "103.txt\n" passed and became a second "103.txt" on the page
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,120}\.txt")
 
 
 class ReleaseText(BaseModel):
@@ -21,10 +25,10 @@ class ReleaseText(BaseModel):
 
 def check_name(name: str | None) -> str:
     """A plain file name ending in .txt; 422 for paths, traversal or odd characters."""
-    if not name or not _SAFE_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise HTTPException(
             status_code=422,
-            detail=f"Invalid release name {name!r}: use a plain file name like '255.txt' "
+            detail=f"Invalid release name {excerpt(name)!r}: use a plain file name like '255.txt' "
             "(letters, digits, space, '.', '_', '-'; no folders).",
         )
     return name

@@ -8,10 +8,8 @@ from typing import Any
 
 from fastapi import HTTPException
 from hayhooks import BasePipelineWrapper, get_last_user_message
-from starlette.datastructures import Headers
 
 from service import runtime
-from service.auth import require_read_token
 from service.validation import check_filters, check_top_k, clean_query
 
 MAX_TOP_K = 20
@@ -22,9 +20,7 @@ class PipelineWrapper(BasePipelineWrapper):
         answerer = runtime.answerer()
         self.pipeline = (answerer.generate or answerer.extract).pipeline
 
-    def run_api(
-        self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None, headers: Headers | None = None
-    ) -> dict:
+    async def run_api_async(self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None) -> dict:
         """
         Answer a question about Deutsche Telekom's press releases, citing them as [1], [2] …
 
@@ -32,14 +28,11 @@ class PipelineWrapper(BasePipelineWrapper):
         :param top_k: How many chunks to retrieve and cite (1-20).
         :param filters: Optional Haystack metadata filters, e.g. on meta.year.
         """
-        require_read_token(headers)
-        return runtime.answerer().answer(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
+        # async: waiting for the LLM holds no worker thread (the token check is service.gate's, for every route)
+        return await runtime.answerer().aanswer(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
 
-    def run_chat_completion(
-        self, model: str, messages: list[dict], body: dict, headers: Headers | None = None
-    ) -> Generator[str, None, None]:
+    def run_chat_completion(self, model: str, messages: list[dict], body: dict) -> Generator[str, None, None]:
         """Stream the answer to the last user message as OpenAI-compatible chunks (answer text only)."""
-        require_read_token(headers)
         question = get_last_user_message(messages)
         if isinstance(question, list):  # OpenAI content parts: [{"type": "text", "text": "…"}, {"type": "image_url", …}]
             question = " ".join(p["text"] for p in question if isinstance(p, dict) and isinstance(p.get("text"), str))

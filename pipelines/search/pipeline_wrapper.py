@@ -3,10 +3,8 @@
 from typing import Any
 
 from hayhooks import BasePipelineWrapper
-from starlette.datastructures import Headers
 
 from service import runtime
-from service.auth import require_read_token
 from service.documents import document_to_json
 from service.validation import check_filters, check_top_k, clean_query
 
@@ -17,9 +15,7 @@ class PipelineWrapper(BasePipelineWrapper):
     def setup(self) -> None:
         self.pipeline = runtime.searcher().pipeline.pipeline
 
-    def run_api(
-        self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None, headers: Headers | None = None
-    ) -> dict:
+    def run_api(self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None) -> dict:
         """
         Search the press releases: BM25 and embedding retrieval, fused and re-ranked.
 
@@ -27,6 +23,5 @@ class PipelineWrapper(BasePipelineWrapper):
         :param top_k: How many chunks to return (1-50).
         :param filters: Optional Haystack metadata filters, e.g. on meta.year.
         """
-        require_read_token(headers)
         documents, timings = runtime.searcher().search(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
         return {"documents": [document_to_json(d) for d in documents], "timings_ms": timings}
