@@ -35,6 +35,8 @@ from pydantic import BaseModel, Field  # noqa: E402
 
 from service import runtime  # noqa: E402
 from service.auth import require_index_token, require_read_token  # noqa: E402
+from service.chat import offer_only_chat_models  # noqa: E402
+from service.mcp_server import mount_mcp  # noqa: E402
 from service.releases import get_release, list_releases  # noqa: E402
 from service.uploads import MAX_REQUEST_BYTES, check_batch, check_name  # noqa: E402
 from service.validation import check_filters, check_top_k, clean_query  # noqa: E402
@@ -72,6 +74,8 @@ def create_app() -> FastAPI:
     """Hayhooks' app (it deploys pipelines/ at start) with this service's own routes added."""
     app = create_hayhooks_app()
     app.router.routes = [r for r in app.router.routes if not _is_operator_route(r)]
+    offer_only_chat_models(app)  # /v1/models: only `ask` can chat
+    mount_mcp(app)  # MCP for agents at /mcp
 
     @app.get("/health", tags=["service"])
     def health() -> dict:

@@ -1,17 +1,18 @@
-"""POST /ask/run and the OpenAI-compatible /v1/chat/completions (model "ask"): answers with citations.
+"""POST /ask/run and the OpenAI-compatible /v1/chat/completions (model "ask"): answers with citations and sources.
 
 The answer is search.yml's ranked chunks passed to generate.yml (LLM, when OPENAI_API_KEY is set) or
 extract.yml (extractive, the default without a key); see service/answering.py."""
 
-from collections.abc import Generator
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import HTTPException
-from hayhooks import BasePipelineWrapper, get_last_user_message
+from fastapi_openai_compat import ChatCompletion
+from hayhooks import BasePipelineWrapper
 from starlette.datastructures import Headers
 
 from service import runtime
 from service.auth import require_read_token
+from service.chat import chat_completion, question_of
 from service.validation import check_filters, check_top_k, clean_query
 
 MAX_TOP_K = 20
@@ -37,13 +38,7 @@ class PipelineWrapper(BasePipelineWrapper):
 
     def run_chat_completion(
         self, model: str, messages: list[dict], body: dict, headers: Headers | None = None
-    ) -> Generator[str, None, None]:
-        """Stream the answer to the last user message as OpenAI-compatible chunks (answer text only)."""
+    ) -> ChatCompletion | Iterator[ChatCompletion]:
+        """Answer the last user message with its cited sources and, when it fell back, a note (service/chat.py)."""
         require_read_token(headers)
-        question = get_last_user_message(messages)
-        if isinstance(question, list):  # OpenAI content parts: [{"type": "text", "text": "…"}, {"type": "image_url", …}]
-            question = " ".join(p["text"] for p in question if isinstance(p, dict) and isinstance(p.get("text"), str))
-        if not isinstance(question, str):
-            raise HTTPException(status_code=422, detail="No user message to answer.")
-        events = runtime.answerer().stream(clean_query(question), 5, None)
-        return (data["text"] for event, data in events if event == "delta")
+        return chat_completion(model, question_of(messages), stream=bool(body.get("stream")))
