@@ -18,6 +18,7 @@ deploy/undeploy/status tools (deploy loads code; the REST service removed those 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import anyio
@@ -155,8 +156,13 @@ TOOLS: dict[str, _ToolSpec] = {
 
 def create_mcp_server() -> Server:
     """The MCP server with the two tools (the MCP SDK's low-level server: typed input and output schemas)."""
+    try:
+        server_version = version("telekom-press-qa")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        server_version = None
     server: Server = Server(
         SERVER_NAME,
+        version=server_version,
         instructions="Deutsche Telekom press releases: search them for passages, or ask a question and get "
                      "an answer that cites its sources as [n].",
     )
