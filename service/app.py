@@ -45,8 +45,10 @@ from starlette.middleware import Middleware  # noqa: E402
 from components.index_file import IndexNotSavedError  # noqa: E402
 from components.persistent_store import on_publish  # noqa: E402
 from service import runtime, workers  # noqa: E402
+from service.chat import offer_only_chat_models  # noqa: E402
 from service.gate import RequestGate  # noqa: E402
 from service.log_hygiene import configure_logging  # noqa: E402
+from service.mcp_server import mount_mcp  # noqa: E402
 from service.releases import get_release, list_releases  # noqa: E402
 from service.security_headers import SecurityHeaders  # noqa: E402
 from service.uploads import MAX_REQUEST_BYTES, check_batch, check_name  # noqa: E402
@@ -176,6 +178,8 @@ def create_app() -> FastAPI:
 
     app.router.lifespan_context = lifespan
     app.add_exception_handler(IndexNotSavedError, lambda request, error: index_not_saved(error))
+    offer_only_chat_models(app)  # /v1/models: only `ask` can chat
+    mount_mcp(app)  # MCP for agents at /mcp
 
     @app.get("/health", tags=["service"])
     async def health() -> dict:

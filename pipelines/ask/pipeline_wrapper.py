@@ -1,15 +1,16 @@
-"""POST /ask/run and the OpenAI-compatible /v1/chat/completions (model "ask"): answers with citations.
+"""POST /ask/run and the OpenAI-compatible /v1/chat/completions (model "ask"): answers with citations and sources.
 
 The answer is search.yml's ranked chunks passed to generate.yml (LLM, when OPENAI_API_KEY is set) or
 extract.yml (extractive, the default without a key); see service/answering.py."""
 
-from collections.abc import Generator
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import HTTPException
-from hayhooks import BasePipelineWrapper, get_last_user_message
+from fastapi_openai_compat import ChatCompletion
+from hayhooks import BasePipelineWrapper
 
 from service import runtime
+from service.chat import chat_completion, question_of
 from service.validation import check_filters, check_top_k, clean_query
 
 MAX_TOP_K = 20
@@ -31,12 +32,6 @@ class PipelineWrapper(BasePipelineWrapper):
         # async: waiting for the LLM holds no worker thread (the token check is service.gate's, for every route)
         return await runtime.answerer().aanswer(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
 
-    def run_chat_completion(self, model: str, messages: list[dict], body: dict) -> Generator[str, None, None]:
-        """Stream the answer to the last user message as OpenAI-compatible chunks (answer text only)."""
-        question = get_last_user_message(messages)
-        if isinstance(question, list):  # OpenAI content parts: [{"type": "text", "text": "…"}, {"type": "image_url", …}]
-            question = " ".join(p["text"] for p in question if isinstance(p, dict) and isinstance(p.get("text"), str))
-        if not isinstance(question, str):
-            raise HTTPException(status_code=422, detail="No user message to answer.")
-        events = runtime.answerer().stream(clean_query(question), 5, None)
-        return (data["text"] for event, data in events if event == "delta")
+    def run_chat_completion(self, model: str, messages: list[dict], body: dict) -> ChatCompletion | Iterator[ChatCompletion]:
+        """Answer the last user message with its cited sources and, when it fell back, a note (service/chat.py)."""
+        return chat_completion(model, question_of(messages), stream=bool(body.get("stream")))

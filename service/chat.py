@@ -1,0 +1,154 @@
+"""The OpenAI-compatible chat endpoint (`POST /v1/chat/completions`, model "ask"): answers with their sources.
+
+Hayhooks serves the route and calls `run_chat_completion` of pipelines/ask/pipeline_wrapper.py, which hands
+over to `chat_completion` here. What a chat client gets, streamed or not (docs/api.md has the shapes):
+- the message text: the answer with its [n] citations, then a visible note when the answer fell back to
+  the extractive one, then the cited sources as a short numbered list (title, file, date);
+- machine-readable, on the completion (or the last stream chunk): `sources` (the cited sources, each with
+  its `number`), `mode` (`llm` or `extractive`), `warning` (why it fell back, or null), `timings_ms`, and
+  `usage` when the LLM reported it;
+- streamed only: before the answer, one chunk per retrieved source carrying an Open WebUI `source` event
+  (`event` beside `choices`), so that Open WebUI shows the sources as citations and links [n] to the nth.
+
+Each call answers the last user message on its own; earlier turns are not used.
+"""
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.routing import APIRoute
+from fastapi_openai_compat import ChatCompletion, Choice, Message, create_models_router
+from hayhooks import BasePipelineWrapper, get_last_user_message
+from hayhooks.server.pipelines.registry import registry
+
+from service import runtime
+from service.citations import answer_trailer, cited_sources, source_entry
+from service.validation import clean_query
+
+TOP_K = 5  # the /ask/run default: five cited chunks fit a chat answer
+
+
+def question_of(messages: list[dict]) -> str:
+    """The last user message's text (OpenAI content parts joined); 422 when there is none."""
+    question = get_last_user_message(messages)
+    if isinstance(question, list):  # content parts: [{"type": "text", "text": "…"}, {"type": "image_url", …}]
+        question = " ".join(p["text"] for p in question if isinstance(p, dict) and isinstance(p.get("text"), str))
+    if not isinstance(question, str):
+        raise HTTPException(status_code=422, detail="No user message to answer.")
+    return clean_query(question)
+
+
+def chat_completion(model: str, question: str, stream: bool) -> ChatCompletion | Iterator[ChatCompletion]:
+    """The answer as one `chat.completion`, or as a generator of `chat.completion.chunk`s when `stream`.
+
+    The search runs before this returns, so that its errors get their HTTP status, not a broken stream.
+    """
+    events = runtime.answerer().stream(question, TOP_K, None)
+    _, first = next(events)  # "sources": the ranked chunks the answer will cite
+    reply = _Reply(model, first["documents"])
+    if not stream:
+        done = next(data for event, data in events if event == "done")
+        return reply.completion(done)
+    return reply.chunks(events)
+
+
+class _Reply:
+    """One completion's id, timestamp and sources, shared by its chunks."""
+
+    def __init__(self, model: str, documents: list[dict[str, Any]]) -> None:
+        self.model = model
+        self.documents = documents
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def completion(self, done: dict[str, Any]) -> ChatCompletion:
+        sources = cited_sources(done["answer"], self.documents)
+        text = done["answer"] + answer_trailer(done.get("warning"), sources)
+        return ChatCompletion(
+            id=self.id, object="chat.completion", created=self.created, model=self.model,
+            choices=[Choice(index=0, message=Message(role="assistant", content=text), finish_reason="stop")],
+            usage=done.get("usage"), **self._extras(done, sources),
+        )
+
+    def chunks(self, events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[ChatCompletion]:
+        for number, document in enumerate(self.documents, start=1):
+            yield self._chunk("", event=open_webui_source_event(number, document))
+        done = None
+        try:
+            for event, data in events:
+                if event == "delta" and data["text"]:
+                    yield self._chunk(data["text"])
+                elif event == "done":
+                    done = data
+        except Exception as error:  # the status line is sent: report in-band, as OpenAI streams do
+            yield ChatCompletion(
+                id=self.id, object="chat.completion.chunk", created=self.created, model=self.model, choices=[],
+                error={"message": f"{type(error).__name__}: {error}", "type": "server_error"},
+            )
+            return
+        sources = cited_sources(done["answer"], self.documents)
+        trailer = answer_trailer(done.get("warning"), sources)
+        if trailer:
+            yield self._chunk(trailer)
+        yield self._chunk("", finish_reason="stop", usage=done.get("usage"), **self._extras(done, sources))
+
+    def _chunk(self, text: str, finish_reason: str | None = None, **extra: Any) -> ChatCompletion:
+        return ChatCompletion(
+            id=self.id, object="chat.completion.chunk", created=self.created, model=self.model,
+            choices=[Choice(index=0, delta=Message(role="assistant", content=text), finish_reason=finish_reason)],
+            **extra,
+        )
+
+    @staticmethod
+    def _extras(done: dict[str, Any], sources: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"sources": sources, "mode": done["mode"], "warning": done.get("warning"),
+                "timings_ms": done.get("timings_ms")}
+
+
+def open_webui_source_event(number: int, document: dict[str, Any]) -> dict[str, Any]:
+    """An Open WebUI `source` event for the source numbered `number` (docs.openwebui.com, plugin events).
+
+    Open WebUI links a citation [n] to the nth distinct source name, so each name carries its number
+    (two chunks of one release must not merge into one source).
+    """
+    source = source_entry(number, document)
+    name = f"[{number}] {source['title']} ({source['file']})"
+    return {
+        "type": "source",
+        "data": {
+            "source": {"id": str(number), "name": name},
+            "document": [source["passage"]],
+            "metadata": [{"source": name, "name": name, "file": source["file"], "date": source["date"]}],
+        },
+    }
+
+
+def chat_model_names() -> list[str]:
+    """The deployed pipelines that can chat, i.e. implement `run_chat_completion`: `ask` (not search, index)."""
+    return [
+        name for name in registry.get_names()
+        if isinstance(wrapper := registry.get(name), BasePipelineWrapper)
+        and (wrapper._is_run_chat_completion_implemented or wrapper._is_run_chat_completion_async_implemented)
+    ]
+
+
+def offer_only_chat_models(app: FastAPI) -> None:
+    """Serve `GET /v1/models` and `GET /models` listing only the chat model, ahead of Hayhooks' own
+    (which lists every deployed pipeline) and in its place in the OpenAPI schema."""
+    router = create_models_router(list_models=chat_model_names, owned_by="hayhooks", tags=["openai"])
+    ours = list(router.routes)
+    paths = {route.path for route in ours}
+    _hide_from_schema(app.router.routes, paths)
+    app.router.routes = ours + list(app.router.routes)
+
+
+def _hide_from_schema(routes: list, paths: set[str]) -> None:
+    for route in routes:
+        if isinstance(route, APIRoute) and route.path in paths:
+            route.include_in_schema = False
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            _hide_from_schema(inner.routes, paths)
