@@ -115,7 +115,8 @@ async def _asse(first: tuple[str, dict], events: AsyncIterator[tuple[str, dict]]
 
 
 def create_app() -> FastAPI:
-    """Hayhooks' app (it deploys pipelines/ at start) with this service's own routes added."""
+    """Hayhooks' app (it deploys pipelines/ at start) with this service's own routes added, behind one gate
+    (service.gate.RequestGate: tokens and body limits for every route, also those mounted later)."""
     app = create_hayhooks_app()
     configure_logging()
     app.router.routes = _without_removed_routes(app.router.routes)
