@@ -157,7 +157,8 @@ def index_not_saved(error: IndexNotSavedError) -> JSONResponse:
 
 
 def create_app() -> FastAPI:
-    """Hayhooks' app (it deploys pipelines/ at start) with this service's own routes added."""
+    """Hayhooks' app (it deploys pipelines/ at start) with this service's own routes added, behind one gate
+    (service.gate.RequestGate: tokens and body limits for every route, also those mounted later)."""
     workers.die_with_supervisor()
     on_publish(workers.announce_served)
     app = create_hayhooks_app()

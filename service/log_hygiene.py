@@ -16,7 +16,6 @@
 
 import logging
 import os
-import reprlib
 import sys
 from typing import Any
 
@@ -24,20 +23,13 @@ from hayhooks.server.logger import formatter as hayhooks_format
 from loguru import logger as log
 
 from service.gate import body_summary
+from service.validation import limited_repr
 
 LOG_LEVEL_ENV = "HAYHOOKS_LOG_LEVEL"
 MAX_LINE_CHARS = 2000
 _SPLITTER_LOGGER = "haystack.components.preprocessors.recursive_splitter"
 _SPLITTER_OVERLAP_WARNING = "Overlap is the same as the previous chunk"
-
-def _repr_with(**limits: int) -> reprlib.Repr:
-    shortened = reprlib.Repr()  # Python 3.11's Repr() takes no limits as arguments
-    for name, value in limits.items():
-        setattr(shortened, name, value)
-    return shortened
-
-
-_short_repr = _repr_with(maxstring=200, maxother=200, maxlist=10, maxdict=10, maxlevel=3)
+_short_repr = limited_repr(maxstring=200, maxother=200, maxlist=10, maxdict=10, maxlevel=3)
 
 
 def _cut(text: str, limit: int = MAX_LINE_CHARS) -> str:

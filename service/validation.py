@@ -23,14 +23,15 @@ MAX_REPORTED_ERRORS = 10
 _LOGICAL = {"AND", "OR", "NOT"}
 _COMPARISON = {"==", "!=", ">", ">=", "<", "<=", "in", "not in"}
 
-def _repr_with(**limits: int) -> reprlib.Repr:
+def limited_repr(**limits: int) -> reprlib.Repr:
+    """A `reprlib.Repr` with these limits (maxstring, maxlist …): a repr of bounded length."""
     shortened = reprlib.Repr()  # Python 3.11's Repr() takes no limits as arguments
     for name, value in limits.items():
         setattr(shortened, name, value)
     return shortened
 
 
-_excerpt_repr = _repr_with(maxstring=MAX_ECHO_CHARS, maxother=MAX_ECHO_CHARS, maxlist=5, maxdict=5, maxlevel=2)
+_excerpt_repr = limited_repr(maxstring=MAX_ECHO_CHARS, maxother=MAX_ECHO_CHARS, maxlist=5, maxdict=5, maxlevel=2)
 
 
 def excerpt(value: Any) -> Any:
