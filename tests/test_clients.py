@@ -12,6 +12,7 @@ import re
 import shutil
 
 import httpx
+import jsonschema
 import openai
 import pytest
 from mcp import ClientSession
@@ -210,6 +211,10 @@ def mcp(url: str, *calls: tuple[str, dict], token: str | None = None) -> tuple[l
     return asyncio.run(_mcp(url, list(calls), token))
 
 
+def output_schema(tools: list, name: str) -> dict:
+    return next(tool.outputSchema for tool in tools if tool.name == name)
+
+
 def test_mcp_lists_two_typed_read_only_tools(service_url):
     tools, _ = mcp(service_url)
     by_name = {tool.name: tool for tool in tools}
@@ -227,7 +232,8 @@ def test_mcp_lists_two_typed_read_only_tools(service_url):
 
 def test_mcp_search_finds_the_gold_release_of_dev_questions(service_url):
     questions = dev_questions("fact")[:4]
-    _, results = mcp(service_url, *[("search_press_releases", {"query": q["question"], "top_k": 5}) for q in questions])
+    calls = [("search_press_releases", {"query": q["question"], "top_k": 5}) for q in questions]
+    tools, results = mcp(service_url, *calls)
     for question, result in zip(questions, results, strict=True):
         assert not result.isError, result.content
         passages = result.structuredContent["passages"]
@@ -235,12 +241,14 @@ def test_mcp_search_finds_the_gold_release_of_dev_questions(service_url):
         assert gold_files(question) & {p["file"] for p in passages}, question["question"]
         assert all(p["title"] and p["passage"] and p["file"].endswith(".txt") for p in passages)
         assert json.loads(result.content[0].text) == result.structuredContent  # text form for older clients
+        jsonschema.validate(result.structuredContent, output_schema(tools, "search_press_releases"))
 
 
 def test_mcp_ask_answers_with_cited_sources(service_url):
     question = next(q for q in dev_questions("fact") if gold_files(q) == {"103.txt"})
-    _, (result,) = mcp(service_url, ("ask_press_releases", {"question": question["question"]}))
+    tools, (result,) = mcp(service_url, ("ask_press_releases", {"question": question["question"]}))
     assert not result.isError, result.content
+    jsonschema.validate(result.structuredContent, output_schema(tools, "ask_press_releases"))
     reply = result.structuredContent
     cited = sorted({int(n) for n in CITATION.findall(reply["answer"])})
     assert cited and [s["number"] for s in reply["sources"]] == cited
@@ -260,7 +268,7 @@ def test_mcp_year_filter_and_bad_input(service_url):
     assert not by_year.isError and by_year.structuredContent["passages"]
     assert {p["year"] for p in by_year.structuredContent["passages"]} == {2023}
     assert empty.isError and "empty" in empty.content[0].text
-    assert too_many.isError and "99" in too_many.content[0].text
+    assert too_many.isError and "top_k: Input should be less than or equal to 20" in too_many.content[0].text
     assert unknown.isError
 
 
