@@ -77,8 +77,18 @@ EOF
   printf 'grant {\n%b};\n' "$5" >"$dir/plugin-security.policy"
 }
 
+ensure_tools() {  # a fresh machine has Java 17 and Maven; curl and unzip come from Debian's packages
+  local missing=()
+  for tool in curl unzip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  [ ${#missing[@]} = 0 ] && return
+  [ "$(id -u)" = 0 ] || { log "missing: ${missing[*]} (install them, or run as root)"; exit 1; }
+  log "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 fetch() {
   command -v mvn >/dev/null || { log "Maven (mvn) is needed"; exit 1; }
+  ensure_tools
   mkdir -p "$CACHE/downloads"
   if [ ! -x "$HOME_DIR/bin/opensearch" ]; then
     log "fetching org.opensearch.distribution.integ-test-zip:opensearch:$VERSION from Maven Central"
@@ -198,6 +208,7 @@ stop() {
 }
 
 status() {
+  ensure_tools
   for n in $(seq 0 $((NODES - 1))); do
     if pid=$(node_pid "$n"); then echo "os$n: running, pid $pid"; else echo "os$n: not running"; fi
   done
