@@ -77,8 +77,18 @@ EOF
   printf 'grant {\n%b};\n' "$5" >"$dir/plugin-security.policy"
 }
 
+ensure_tools() {  # a fresh machine has Java 17 and Maven; curl and unzip come from Debian's packages
+  local missing=()
+  for tool in curl unzip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  [ ${#missing[@]} = 0 ] && return
+  [ "$(id -u)" = 0 ] || { log "missing: ${missing[*]} (install them, or run as root)"; exit 1; }
+  log "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 fetch() {
   command -v mvn >/dev/null || { log "Maven (mvn) is needed"; exit 1; }
+  ensure_tools
   mkdir -p "$CACHE/downloads"
   if [ ! -x "$HOME_DIR/bin/opensearch" ]; then
     log "fetching org.opensearch.distribution.integ-test-zip:opensearch:$VERSION from Maven Central"
@@ -151,11 +161,21 @@ wait_for() {  # a health status ("green", "yellow") within $2 seconds
   return 1
 }
 
+launch() {  # node $1, as $RUN_USER, daemonized; returns when the node has started or failed
+  local n=$1
+  (cd "$NODES_DIR/os$n" && setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --clear-groups \
+    env -i PATH=/usr/bin:/bin OPENSEARCH_JAVA_HOME="$(java_home)" OPENSEARCH_PATH_CONF="$NODES_DIR/os$n/config" \
+    OPENSEARCH_TMPDIR="$NODES_DIR/os$n/tmp" \
+    "$HOME_DIR/bin/opensearch" -d -p "$NODES_DIR/os$n/opensearch.pid" >"$NODES_DIR/os$n/logs/launcher.out" 2>&1) || {
+    log "node os$n did not start:"; grep -v "^warning: no-jdk\|^WARNING: .*[Ss]ecurity[Mm]anager" "$NODES_DIR/os$n/logs/launcher.out" >&2
+    return 1
+  }
+}
+
 start() {
   fetch
   ensure_user
-  local jh started=0
-  jh=$(java_home)
+  local launched=() failed=0
   for n in $(seq 0 $((NODES - 1))); do
     if node_pid "$n" >/dev/null; then continue; fi
     if curl -s -m 2 "http://127.0.0.1:920$n" >/dev/null; then
@@ -164,16 +184,12 @@ start() {
     write_config "$n"
     chown -R "$RUN_USER:" "$NODES_DIR/os$n"
     log "starting node os$n (heap $HEAP, HTTP 920$n, transport 930$n)"
-    (cd "$NODES_DIR/os$n" && setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --clear-groups \
-      env -i PATH=/usr/bin:/bin OPENSEARCH_JAVA_HOME="$jh" OPENSEARCH_PATH_CONF="$NODES_DIR/os$n/config" \
-      OPENSEARCH_TMPDIR="$NODES_DIR/os$n/tmp" \
-      "$HOME_DIR/bin/opensearch" -d -p "$NODES_DIR/os$n/opensearch.pid" >"$NODES_DIR/os$n/logs/launcher.out" 2>&1) || {
-      log "node os$n did not start:"; grep -v "^warning: no-jdk\|^WARNING: .*[Ss]ecurity[Mm]anager" "$NODES_DIR/os$n/logs/launcher.out" >&2
-      exit 1
-    }
-    started=1
+    launch "$n" &   # in parallel: each launcher waits for its node's bootstrap
+    launched+=($!)
   done
-  [ $started = 0 ] && log "all $NODES nodes already running"
+  [ ${#launched[@]} = 0 ] && log "all $NODES nodes already running"
+  for pid in "${launched[@]}"; do wait "$pid" || failed=1; done
+  [ $failed = 0 ] || exit 1
   wait_for green "${OPENSEARCH_START_TIMEOUT:-180}" >/dev/null
   log "cluster green on http://127.0.0.1:9200,9201,9202"
 }
@@ -192,6 +208,7 @@ stop() {
 }
 
 status() {
+  ensure_tools
   for n in $(seq 0 $((NODES - 1))); do
     if pid=$(node_pid "$n"); then echo "os$n: running, pid $pid"; else echo "os$n: not running"; fi
   done
