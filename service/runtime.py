@@ -3,6 +3,7 @@
 import logging
 import os
 import threading
+import time
 from functools import cache
 from pathlib import Path
 
@@ -71,26 +72,33 @@ def _hash_on_disk(path: Path) -> str:
 _indexed_cache: dict = {}
 
 
-def _indexed_hashes() -> dict[str, set]:
-    """Release name -> content hashes of its chunks, recomputed only when the index version changes."""
+# A store without a version (a search cluster) is read whole to know what it holds: /health does that at most
+# this often, so a health check every second does not scan the cluster every second.
+_CLUSTER_SCAN_SECONDS = 30.0
+
+
+def _indexed_hashes(max_age: float = 0.0) -> dict[str, set]:
+    """Release name -> content hashes of its chunks, recomputed when the index version changes (or, for a
+    store without versions, when the last scan is older than `max_age` seconds)."""
     store = document_store()
     version = getattr(store, "version", None)
-    if version is None or _indexed_cache.get("version") != version:
+    stale = time.monotonic() - _indexed_cache.get("at", float("-inf")) >= max_age
+    if (version is None and stale) or _indexed_cache.get("version") != version:
         indexed: dict[str, set] = {}
         for doc in store.filter_documents():
             name = doc.meta.get("file_path")
             if name is not None:
                 indexed.setdefault(name, set()).add(doc.meta.get(CONTENT_HASH_FIELD))
         _indexed_cache.clear()
-        _indexed_cache.update(version=version, indexed=indexed)
+        _indexed_cache.update(version=version, indexed=indexed, at=time.monotonic())
     return _indexed_cache["indexed"]
 
 
-def corpus_difference(folder: Path | None = None) -> tuple[list[Path], list[Path]]:
+def corpus_difference(folder: Path | None = None, max_age: float = 0.0) -> tuple[list[Path], list[Path]]:
     """(missing, changed): files of the corpus folder not in the index, and those whose text differs from
     what was indexed (a release with chunks of several texts, e.g. after a crash, counts as changed)."""
     folder = folder or corpus_dir()
-    indexed = _indexed_hashes()
+    indexed = _indexed_hashes(max_age)
     missing, changed = [], []
     for path in sorted(folder.glob("*.txt")):
         hashes = indexed.get(path.name)
@@ -104,7 +112,7 @@ def corpus_difference(folder: Path | None = None) -> tuple[list[Path], list[Path
 def index_completeness() -> dict:
     """For /health: is every release of the corpus folder indexed as it is on disk?"""
     folder = corpus_dir()
-    missing, changed = corpus_difference(folder)
+    missing, changed = corpus_difference(folder, max_age=_CLUSTER_SCAN_SECONDS)
     return {"complete": not missing and not changed, "folder": str(folder), "missing": len(missing), "changed": len(changed)}
 
 
