@@ -92,6 +92,7 @@ def test_a_declared_100_mb_body_is_refused_before_it_is_read(gated_service, path
     head = (f"POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Type: application/json\r\n"
             f"Content-Length: 100000000\r\n")
     code, reply, seconds = raw_request(gated_service.url, head)
+    print(f"{path}: {code} after {seconds * 1000:.0f} ms")
     assert code == status, reply[:500]
     assert seconds < FAST, f"{seconds:.2f} s"
     assert '"detail"' in reply
