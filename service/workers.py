@@ -12,7 +12,10 @@ import ctypes
 import fcntl
 import json
 import os
+import shutil
 import signal
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -168,3 +171,21 @@ def indexing_elsewhere() -> dict | None:
         return None
     finally:
         os.close(fd)
+
+
+def supervise(host: str, port: int, graceful_shutdown_timeout: int) -> None:
+    """The multi-worker supervisor (`service.app:main` execs it): uvicorn's worker processes on the app
+    factory, a run folder for them, removed at exit. Imports nothing heavy: workers load the service."""
+    import uvicorn
+
+    folder = tempfile.mkdtemp(prefix="pressqa-run-")
+    os.environ[RUN_DIR_ENV] = folder
+    try:
+        uvicorn.run("service.app:create_app", factory=True, workers=worker_count(), host=host, port=port,
+                    log_config=None, timeout_graceful_shutdown=graceful_shutdown_timeout)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    supervise(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
