@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure_common import DEFAULT_QUESTIONS, REPO_ROOT, load_questions, percentile, repo_path  # noqa: E402
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "torch": {"backend": "torch", "model_kwargs": None},
+    # batch_size 16 was PyTorch's committed setting; the ONNX variants keep index.yml's.
+    "torch": {"backend": "torch", "model_kwargs": None, "batch_size": 16},
     "onnx-int8": {"backend": "onnx", "model_kwargs": {"file_name": "onnx/model_qint8.onnx"}},
     "onnx-fp32": {"backend": "onnx", "model_kwargs": {"file_name": "onnx/model.onnx"}},
 }
@@ -54,6 +55,8 @@ def write_pipelines(target: Path, variant: str) -> None:
         parameters = spec["components"][block]["init_parameters"]
         threads = (parameters.get("model_kwargs") or {}).get("intra_op_num_threads")
         parameters["backend"] = VARIANTS[variant]["backend"]
+        if "batch_size" in VARIANTS[variant] and "batch_size" in parameters:
+            parameters["batch_size"] = VARIANTS[variant]["batch_size"]
         kwargs = VARIANTS[variant]["model_kwargs"]
         parameters["model_kwargs"] = None if kwargs is None else kwargs | (
             {"intra_op_num_threads": threads} if threads is not None else {}
