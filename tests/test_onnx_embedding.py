@@ -13,7 +13,6 @@ import pytest
 import yaml
 from haystack import Document
 from haystack.core.serialization import component_from_dict
-from haystack.utils.type_serialization import deserialize_type
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
@@ -42,9 +41,11 @@ def spec(pipeline: str, block: str) -> dict:
 
 
 def component(pipeline: str, block: str):
-    """The component exactly as the YAML configures it."""
+    """The component exactly as the YAML configures it (its class named by the YAML's `type`)."""
     data = spec(pipeline, block)
-    return component_from_dict(deserialize_type(data["type"]), data, block)
+    classes = {f"{cls.__module__}.{cls.__name__}": cls
+               for cls in (OnnxSentenceTransformersTextEmbedder, OnnxSentenceTransformersDocumentEmbedder)}
+    return component_from_dict(classes[data["type"]], data, block)
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +140,11 @@ def test_yaml_selects_int8_onnx_for_both_index_and_queries():
         assert parameters["tokenizer_kwargs"] == {"model_max_length": 256}
     # one model for chunk and query vectors
     assert index["init_parameters"]["model"] == search["init_parameters"]["model"]
-    query_embedder = component("search/search.yml", "query_embedder")
-    assert isinstance(query_embedder, OnnxSentenceTransformersTextEmbedder)
+    # through the service's own loader (its module allowlist), as the service builds it
+    from service.pipelines import load_pipeline
+
+    query_embedder = load_pipeline("search", "search").pipeline.get_component("query_embedder")
+    assert type(query_embedder).__name__ == "OnnxSentenceTransformersTextEmbedder"
     query_embedder.warm_up()
     assert isinstance(query_embedder.embedding_backend.model[0].model, OnnxRuntimeEncoder)
     assert Path(query_embedder.embedding_backend.onnx_file).name == "model_qint8.onnx"
