@@ -72,7 +72,8 @@ def test_install_exports_onnx_files_that_load_offline(tmp_path):
         assert (snapshot / name).stat().st_size > 1_000_000
     assert not list(snapshot.rglob("*.partial"))
     # int8 weights: about a quarter of the fp32 file
-    assert (snapshot / install_model.ONNX_INT8).stat().st_size < 0.4 * (snapshot / install_model.ONNX_FP32).stat().st_size
+    int8, fp32 = ((snapshot / name).stat().st_size for name in (install_model.ONNX_INT8, install_model.ONNX_FP32))
+    assert int8 < 0.4 * fp32
     # loads from that folder with the hub offline (set at the top of this module)
     embedder = OnnxSentenceTransformersTextEmbedder(
         **(COMMON | {"model": str(snapshot)}), backend="onnx", model_kwargs={"file_name": INT8}
