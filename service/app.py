@@ -26,10 +26,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model comes from the local c
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 # Many requests at once on few cores: one thread per inference beats threads competing for cores
 # (measured on 2 cores under load: query embedding 45 ms with 1 thread, 586 ms with 2).
 torch.set_num_threads(int(os.environ.get("PRESSQA_TORCH_THREADS", "1")))
+# The same for numpy's BLAS, which the store's vector search runs on (1,613 x 384 matrix times the query):
+# under load on 2 cores its 2-thread matvec took 2.7 ms, 1 thread 0.2 ms; it was the top item of the search
+# profile (NOTES-speed.md).
+threadpool_limits(int(os.environ.get("PRESSQA_BLAS_THREADS", "1")), user_api="blas")
 
 from fastapi import FastAPI, File, UploadFile  # noqa: E402
 from fastapi.concurrency import run_in_threadpool  # noqa: E402

@@ -1,0 +1,40 @@
+"""Query embedding through ONNX Runtime: Haystack's SentenceTransformersTextEmbedder with `backend: onnx` working.
+
+Why not the stock component: with `backend: onnx` it asks sentence-transformers for its ONNX backend, which
+needs optimum-onnx, and no optimum-onnx release installs next to transformers 5 (see
+`components/onnx_embedding_backend.py`). This subclass changes nothing but `warm_up()` for that backend: same
+init parameters, same `run()`, same serialization; with any other backend it is the stock component.
+
+    embedder = OnnxSentenceTransformersTextEmbedder(
+        model="sentence-transformers/all-MiniLM-L6-v2", backend="onnx",
+        model_kwargs={"file_name": "onnx/model_qint8.onnx"}, normalize_embeddings=True,
+        tokenizer_kwargs={"model_max_length": 256})
+    embedder.warm_up()
+    embedder.run(text="Who chairs the Board?")["embedding"]   # 384 floats, norm 1
+"""
+
+from haystack import component
+from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
+
+from components.onnx_embedding_backend import load_onnx_embedding_backend
+
+
+@component
+class OnnxSentenceTransformersTextEmbedder(SentenceTransformersTextEmbedder):
+    """SentenceTransformersTextEmbedder whose `backend: onnx` runs the model file in `model_kwargs.file_name`."""
+
+    def warm_up(self) -> None:
+        """Load the model; for `backend: onnx`, with an ONNX Runtime session in place of the PyTorch encoder."""
+        if self.backend != "onnx":
+            SentenceTransformersTextEmbedder.warm_up(self)  # zero-argument super(): @component copies the class
+            return
+        if self.embedding_backend is None:
+            self.embedding_backend = load_onnx_embedding_backend(
+                model=self.model, device=self.device.to_torch_str(), auth_token=self.token,
+                trust_remote_code=self.trust_remote_code, revision=self.revision,
+                local_files_only=self.local_files_only, truncate_dim=self.truncate_dim,
+                model_kwargs=self.model_kwargs, tokenizer_kwargs=self.tokenizer_kwargs,
+                config_kwargs=self.config_kwargs,
+            )
+            if self.tokenizer_kwargs and self.tokenizer_kwargs.get("model_max_length"):
+                self.embedding_backend.model.max_seq_length = self.tokenizer_kwargs["model_max_length"]
