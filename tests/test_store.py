@@ -227,8 +227,11 @@ def test_a_pipeline_that_fails_to_deploy_makes_start_up_fail(tmp_path):
     service = service_on_copy(data, corpus=None, PRESSQA_WORKERS="1")
     wrapper = data / "pipelines" / "ask" / "pipeline_wrapper.py"
     wrapper.write_text(wrapper.read_text() + "\nthis is not python\n")
-    with pytest.raises(RuntimeError, match="service exited"):
-        service.start(timeout=300, until_indexed=False)
+    try:
+        with pytest.raises(RuntimeError, match="service exited"):
+            service.start(timeout=300, until_indexed=False)
+    finally:
+        service.stop()  # when it did start (the defect), never leave it running
     log = service.log_tail(400)
     assert "Pipelines failed to deploy: ask" in log
 
