@@ -11,7 +11,8 @@ command -v "$python" >/dev/null || python=python3
 . .venv/bin/activate
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# torch first, pinned: 2.13.0 is a CPU build; an unpinned torch pulls a multi-GB CUDA build.
+# torch first, pinned (sentence-transformers needs it; embedding itself runs in ONNX Runtime). PyPI serves only
+# its CUDA build for Linux (~3 GB of NVIDIA libraries, unused on CPU; see docs/licences.md): a few minutes once.
 python -c "import torch" 2>/dev/null || pip install --quiet torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
   pip install --quiet -e ".[test]"

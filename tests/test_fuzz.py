@@ -34,12 +34,6 @@ EXAMPLES_PER_OPERATION = 50
 EXCLUDED = {
     # Hayhooks' trace API: its own credential (HAYHOOKS_TRACING_TOKEN), none of our code behind it.
     r"^/traces": "Hayhooks' trace API",
-    # Hayhooks' OpenAI Files stub: no wrapper of ours implements run_file_upload, so Hayhooks reads the upload
-    # and answers a made-up file object (see the report of issue #5: the route should be removed).
-    r"^/(v1/)?files": "Hayhooks' OpenAI Files stub",
-    # Hayhooks' OpenAI Responses API: no wrapper of ours implements it; for a deployed pipeline name
-    # Hayhooks answers 501 Not Implemented by design.
-    r"^/(v1/)?responses": "Hayhooks' OpenAI Responses API",
 }
 # Half of the generated values of these parameters are real ones, so that requests get past "not found":
 # pipeline names, indexed releases, the chat model, questions. (Without them schemathesis never reached the
@@ -50,8 +44,7 @@ values = ["search", "ask", "index"]
 [dictionaries.releases]
 values = ["103.txt", "67.txt", "15.txt", "99.txt", "999.txt"]
 [dictionaries.models]
-# "ask" only: /v1/models lists search and index too, but they do not chat, and Hayhooks answers 501 Not
-# Implemented for them (its design, not ours; see the report of issue #5)
+# "ask": the only chat model /v1/models lists
 values = ["ask"]
 [dictionaries.questions]
 values = ["Which ports get 5G campus networks?", "quantum lab Berlin", "Kira B 50"]
