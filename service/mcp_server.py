@@ -193,12 +193,23 @@ def create_mcp_server() -> Server:
     return server
 
 
+class _AsgiEndpoint:
+    """The transport's handler as an ASGI app object: Starlette's `Route` would take a bare function for a
+    request handler that answers GET only (MCP clients POST)."""
+
+    def __init__(self, handler: Callable) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.handler(scope, receive, send)
+
+
 def mount_mcp(app: FastAPI) -> None:
     """Serve MCP at /mcp on `app` (streamable HTTP, every method), its session manager running in `app`'s lifespan."""
     mcp_app = create_starlette_app(create_mcp_server())
     endpoint = next(r.app for r in mcp_app.routes if isinstance(r, Mount) and r.path == MCP_PATH)
     # a Route, not a Mount: a Mount answers /mcp with a redirect to /mcp/, which not every client follows
-    app.router.routes.append(Route(MCP_PATH, endpoint=endpoint, include_in_schema=False))
+    app.router.routes.append(Route(MCP_PATH, endpoint=_AsgiEndpoint(endpoint), include_in_schema=False))
 
     service_lifespan = app.router.lifespan_context
 
