@@ -67,21 +67,37 @@ class Answerer:
         Timings are collected per synchronous step: a streamed generator may resume in another thread.
         """
         started = time.perf_counter()
-        documents, timings = self.searcher.search(query, top_k, filters)
-        yield "sources", {"documents": [document_to_json(d) for d in documents], "mode": self.mode}
+        found = self.searcher.run(query, top_k, filters)
+        documents, timings = found["documents"], found["timings_ms"]
+        interpreted = found.get("interpreted_filters") or {}
+        yield "sources", {
+            "documents": [document_to_json(d) for d in documents],
+            "mode": self.mode,
+            "interpreted_filters": interpreted,
+        }
 
         warning, usage = None, None
+        checked: dict[str, Any] = {}  # the citation check's findings, filled by _stream_llm
         if not documents:
             answer, mode = NOT_FOUND, self.mode
             yield "delta", {"text": answer}
         elif self.generate is not None:
-            answer, usage, warning = yield from self._stream_llm(query, documents, timings)
+            answer, usage, warning = yield from self._stream_llm(query, documents, timings, checked)
             mode = "llm" if warning is None else "extractive"
         else:
             answer, mode = self._extract(query, documents, timings), "extractive"
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
-        yield "done", {"answer": answer, "mode": mode, "warning": warning, "timings_ms": timings, "usage": usage}
+        yield "done", {
+            "answer": answer,
+            "mode": mode,
+            "warning": warning,
+            "timings_ms": timings,
+            "usage": usage,
+            "interpreted_filters": interpreted,
+            # LLM answers: the sentences whose [n] does not support them (pipelines/ask/generate.yml)
+            "unsupported_citations": checked.get("unsupported_citations", []) if mode == "llm" else [],
+        }
 
     def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> str:
         with collect_timings() as extract_timings:
@@ -89,7 +105,9 @@ class Answerer:
         timings.update(extract_timings)
         return answer
 
-    def _stream_llm(self, query: str, documents: list[Document], timings: dict[str, float]) -> Iterator[Event]:
+    def _stream_llm(
+        self, query: str, documents: list[Document], timings: dict[str, float], checked: dict[str, Any] | None = None
+    ) -> Iterator[Event]:
         """Stream the LLM's answer; on a fault or past the deadline, return the extractive answer and a warning."""
         events: queue.Queue = queue.Queue()
 
@@ -100,8 +118,8 @@ class Answerer:
         def generate() -> None:
             try:
                 with collect_timings() as generate_timings:
-                    replies = self.generate.run(query=query, documents=documents, streaming_callback=on_chunk)["replies"]
-                events.put(("result", (replies, generate_timings)))
+                    result = self.generate.run(query=query, documents=documents, streaming_callback=on_chunk)
+                events.put(("result", (result["replies"], generate_timings, result.get("unsupported_citations"))))
             except Exception as error:  # any LLM fault (timeout, 401, 429, 5xx, malformed reply) degrades
                 events.put(("error", error))
 
@@ -125,8 +143,10 @@ class Answerer:
                 cause = _root_cause(payload)
                 problem = f"the language model failed ({type(cause).__name__}: {_short(cause)})"
             else:
-                replies, generate_timings = payload
+                replies, generate_timings, unsupported = payload
                 timings.update(generate_timings)
+                if checked is not None:
+                    checked["unsupported_citations"] = unsupported or []
                 text = (replies[0].text or "").strip() if replies else ""
                 if not text:
                     problem = "the language model returned an empty reply"
