@@ -35,6 +35,19 @@ def asked_type(query: str) -> str | None:
     return None
 
 
+_PARTS = re.compile(r",?\s+and\s+(?=(?:when|how|who|whom|which|what|where|from when|since when|on which|in which)\b)|[;?]\s+", re.I)
+
+
+def asked_types(query: str) -> list[str]:
+    """The kinds of answer each part of a question asks for ("What does it cost, and from when …?": amount, date)."""
+    kinds = []
+    for part in _PARTS.split(query):
+        kind = asked_type(part)
+        if kind and kind not in kinds:
+            kinds.append(kind)
+    return kinds
+
+
 def asks_for_list(query: str) -> bool:
     """A "which …s" question wants several items (partners, vendors, APIs)."""
     head = re.split(r"\b(and|,)\b", query, maxsplit=1)[0]

@@ -2,7 +2,7 @@ import re
 
 from haystack import Document, component
 
-from components.answer_types import asked_type, asks_for_list, gives_type
+from components.answer_types import asked_types, asks_for_list, gives_type
 from components.text_terms import content_terms, sentences
 
 NOT_FOUND = "The press releases do not contain information that answers this question."
@@ -29,6 +29,8 @@ def _name_tokens(query: str) -> list[str]:
         if not (has_digit or is_acronym or capitalised):
             continue
         if re.fullmatch(r"\d{1,2}", token):  # "5 quarters", a day of month: not distinctive
+            continue
+        if re.search(r"-(style|like|type|based|powered|inspired)$", token, re.I):  # "ChatGPT-style": like X, not X
             continue
         names.append(token)
     return names
@@ -161,7 +163,7 @@ class ExtractiveAnswerer:
         if refusal:
             return {"answer": refusal, "documents": documents, "found": False}
         total = sum(weights.values())
-        kind = asked_type(query)
+        kinds = asked_types(query)  # one per part of the question
         wants_list = asks_for_list(query)
 
         candidates = []  # (rank, position, sentence, its question terms, holds the asked kind of answer)
@@ -170,9 +172,11 @@ class ExtractiveAnswerer:
                 if sentence.endswith(":") or _is_table(sentence):  # a heading, a lead-in, a table row
                     continue
                 terms = set(content_terms(sentence)) & weights.keys()
-                candidates.append((rank, position, sentence, terms, gives_type(query, sentence, kind)))
+                given = frozenset(kind for kind in kinds if gives_type(query, sentence, kind))
+                candidates.append((rank, position, sentence, terms, bool(given) or not kinds, given))
 
         remaining = dict(weights)
+        answered: set[str] = set()  # the kinds of answer the chosen sentences give
         best: list[tuple[int, int, str, bool]] = []
         while candidates and len(best) < self.max_sentences:
             def gain(c):
@@ -189,12 +193,16 @@ class ExtractiveAnswerer:
             if score(chosen) < self.min_sentence_score:
                 break
             if best:
-                # a further sentence must answer more of the question, or add an item to a list answer
-                adds_item = wants_list and chosen[4] and kind in (None, "name") and gain(chosen) > 0
-                if gain(chosen) < self.min_gain and not adds_item:
-                    break
+                # a further sentence must hold an asked kind of answer too (not merely restate the
+                # question's subject) and answer more of the question, or add an item to a list answer
+                adds_item = wants_list and chosen[4] and gain(chosen) > 0
+                answers_another_part = bool(chosen[5] - answered) and gain(chosen) > 0
+                if not chosen[4] or (gain(chosen) < self.min_gain and not adds_item and not answers_another_part):
+                    candidates.remove(chosen)
+                    continue
             candidates.remove(chosen)
             best.append((chosen[0], chosen[1], chosen[2], chosen[4]))
+            answered |= chosen[5]
             for term in chosen[3]:
                 remaining[term] *= self.covered_weight
         if not any(typed for *_, typed in best):

@@ -98,6 +98,10 @@ class QuestionPeriodPreference:
 
     def interpret(self, query: str, documents: list[Document]) -> dict[str, Any] | None:
         """What period the question asks about and how it is applied (`filter`, `boost`, `recency`), or None."""
+        years = {m["year"] for m in _NAMED_YEAR.finditer(query)}
+        if len(years) > 1:  # "in 2022 compared with 2023": both periods matter, none may be filtered out
+            return {"mode": "boost", "text": ", ".join(sorted(years)),
+                    "periods": [_period(int(y), None) for y in sorted(years)]}
         stated = _STATED_PERIOD.search(query)
         if stated:
             return {"mode": "filter", "text": stated.group(0),
@@ -141,7 +145,8 @@ class QuestionPeriodPreference:
                 return {"documents": documents, "interpreted_filters": interpreted}
             documents = kept
         if mode.startswith("filter") or mode == "boost":
-            factors = [1 + self.boost * _mentions(d, interpreted["period"]) for d in documents]
+            periods = interpreted.get("periods") or [interpreted["period"]]
+            factors = [1 + self.boost * any(_mentions(d, p) for p in periods) for d in documents]
         else:
             years = [d.meta.get("year") for d in documents]
             known = [y for y in years if y]
