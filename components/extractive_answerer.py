@@ -65,6 +65,28 @@ def _is_table(sentence: str) -> bool:
     return sentence.count(_TABLE_CELL) >= 2
 
 
+_OPEN_END = re.compile(r"(,|;|\b(and|or|for|of|to|with|the|a|an|in|on|at|by|from|as|that|which|plus))$", re.I)
+
+
+def answer_units(text: str) -> list[str]:
+    """The chunk's sentences as answer candidates: a line that runs on into the next ("costs 211.50 euros
+    per month and" / "1 GB data volume …") is joined with it; a fragment cut by the chunk's start (lower-case
+    first word) or end (open ending, nothing follows) is left out."""
+    units: list[str] = []
+    parts = sentences(text)
+    index = 0
+    while index < len(parts):
+        unit = parts[index]
+        while _OPEN_END.search(unit.rstrip()) and index + 1 < len(parts) and len(unit.split()) < 80:
+            index += 1
+            unit = f"{unit} {parts[index]}"
+        index += 1
+        if unit[:1].islower() or _OPEN_END.search(unit.rstrip()):
+            continue
+        units.append(unit)
+    return units
+
+
 @component
 class ExtractiveAnswerer:
     """
@@ -168,7 +190,7 @@ class ExtractiveAnswerer:
 
         candidates = []  # (rank, position, sentence, its question terms, holds the asked kind of answer)
         for rank, doc in enumerate(documents[: self.max_chunks]):
-            for position, sentence in enumerate(sentences(doc.content or "")):
+            for position, sentence in enumerate(answer_units(doc.content or "")):
                 if sentence.endswith(":") or _is_table(sentence):  # a heading, a lead-in, a table row
                     continue
                 terms = set(content_terms(sentence)) & weights.keys()

@@ -234,3 +234,19 @@ def test_bad_parameters_are_refused():
         RedundancyAwareRanker(window=0)
     with pytest.raises(ValueError):
         ExtractiveAnswerer(max_sentences=0)
+
+
+# ---------------------------------------------------------------- evaluation: comparison with a previous run
+
+
+def test_regressions_flag_more_than_one_question_lost():
+    import evaluate
+
+    items = [{"id": f"q{i}", "type": "fact" if i < 3 else "temporal"} for i in range(5)]
+    previous = {"questions": [{"id": f"q{i}", "ours": {"metrics": {"passage@1": 1.0, "wrong_refusal": 0.0}}} for i in range(5)]}
+    one_lost = [{"passage@1": 0.0 if i == 0 else 1.0, "wrong_refusal": 0.0} for i in range(5)]
+    assert evaluate.regressions(items, one_lost, previous) == []
+    two_lost = [{"passage@1": 0.0 if i in (0, 3) else 1.0, "wrong_refusal": 1.0 if i in (1, 2) else 0.0} for i in range(5)]
+    flagged = {(f["type"], f["metric"]): f["worse"] for f in evaluate.regressions(items, two_lost, previous)}
+    assert flagged == {("all", "passage@1"): ["q0", "q3"], ("all", "wrong_refusal"): ["q1", "q2"],
+                       ("fact", "wrong_refusal"): ["q1", "q2"]}
