@@ -71,7 +71,7 @@ _OPEN_END = re.compile(r"(,|;|\b(and|or|for|of|to|with|the|a|an|in|on|at|by|from
 def answer_units(text: str) -> list[str]:
     """The chunk's sentences as answer candidates: a line that runs on into the next ("costs 211.50 euros
     per month and" / "1 GB data volume …") is joined with it; a fragment cut by the chunk's start (lower-case
-    first word) or end (open ending, nothing follows) is left out."""
+    first word) is left out, one cut by its end ends in " …"."""
     units: list[str] = []
     parts = sentences(text)
     index = 0
@@ -81,8 +81,10 @@ def answer_units(text: str) -> list[str]:
             index += 1
             unit = f"{unit} {parts[index]}"
         index += 1
-        if unit[:1].islower() or _OPEN_END.search(unit.rstrip()):
+        if unit[:1].islower():
             continue
+        if _OPEN_END.search(unit.rstrip()):  # cut by the chunk's end: keep what it says, mark the cut
+            unit = _OPEN_END.sub("", unit.rstrip()).rstrip(" ,;") + " …"
         units.append(unit)
     return units
 
