@@ -28,6 +28,8 @@ import llm_standin  # noqa: E402
 from evaluate import normalise  # noqa: E402
 from service.pipelines import load_pipeline  # noqa: E402
 
+from haystack.core.serialization import component_from_dict  # noqa: E402
+
 from components.citation_checker import CitationChecker, answer_sentences, cited_numbers  # noqa: E402
 
 
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     generate_spec = load_pipeline("ask", "generate") if os.environ.get("OPENAI_API_KEY") else None
     checker = (
         generate_spec.pipeline.get_component("citation_check") if generate_spec else None
-    ) or CitationChecker.from_dict(_checker_from_yaml())
+    ) or component_from_dict(CitationChecker, _checker_from_yaml(), "citation_check")
     checker.warm_up()
 
     rows = []

@@ -682,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     if previous:
         print(f"previous run: {args.compare} (commit {previous.get('meta', {}).get('commit')})")
     print(overall_table(overall["ours"], overall["baseline"], previous_overall))
-    columns = "/".join(["ours", *(["previous"] if previous else []), *(["baseline"] if baseline else [])])
+    with_baseline = overall["baseline"] is not None
+    columns = "/".join(["ours", *(["previous"] if previous else []), *(["baseline"] if with_baseline else [])])
     print(f"\nper type ({columns})")
     print(type_table(summary_by_type, previous_by_type))
     print(f"\nanswer words (answerable, not refused): median {format_value(lengths['median'])}, "
