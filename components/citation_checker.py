@@ -61,8 +61,8 @@ class CitationChecker:
     def __init__(
         self,
         model: str | None = "sentence-transformers/all-MiniLM-L6-v2",
-        min_lexical: float = 0.6,
-        min_similarity: float = 0.6,
+        min_lexical: float = 0.8,
+        min_similarity: float = 0.75,
         min_lexical_with_similarity: float = 0.3,
         max_seq_length: int = 256,
     ) -> None:
