@@ -5,6 +5,7 @@ from functools import lru_cache
 import numpy as np
 from haystack import Document, component
 
+from components.answer_types import asked_type, gives_type
 from components.text_terms import content_terms, sentences
 
 
@@ -12,6 +13,11 @@ from components.text_terms import content_terms, sentences
 def _sentence_terms(content: str) -> tuple[frozenset[str], ...]:
     """Content words per sentence of a chunk; cached, since the same chunks come back query after query."""
     return tuple(frozenset(content_terms(s)) for s in sentences(content))
+
+
+@lru_cache(maxsize=16384)
+def _sentence_texts(content: str) -> tuple[str, ...]:
+    return tuple(sentences(content))
 
 
 @lru_cache(maxsize=16384)
@@ -46,24 +52,40 @@ class RedundancyAwareRanker:
     """
 
     def __init__(
-        self, top_k: int = 5, focus_weight: float = 0.5, duplicate_threshold: float = 0.6, diversity: float = 0.0
+        self,
+        top_k: int = 5,
+        focus_weight: float = 0.5,
+        duplicate_threshold: float = 0.6,
+        diversity: float = 0.0,
+        window: int = 1,
+        answer_type_weight: float = 0.0,
+        chunk_coverage_weight: float = 0.0,
     ) -> None:
         """
         :param top_k: How many documents to return.
         :param focus_weight: Share of the passage focus score in the relevance (0: fused score only).
         :param duplicate_threshold: Share of shared word 5-grams at or above which a chunk duplicates a chosen one.
         :param diversity: MMR trade-off: 0 ranks by relevance alone, higher values favour variety.
+        :param window: Consecutive sentences that form one focus window (1: single sentences).
+        :param answer_type_weight: Bonus of a window that holds the kind of answer asked for (a date for
+            "when", an amount for "how much", a new name for "who").
+        :param chunk_coverage_weight: Share of the whole chunk's coverage of the question's words in the focus.
         """
         if not 0 <= focus_weight <= 1 or not 0 <= diversity <= 1:
             raise ValueError("focus_weight and diversity must be between 0 and 1")
+        if window < 1 or answer_type_weight < 0 or not 0 <= chunk_coverage_weight <= 1:
+            raise ValueError("window must be >= 1, answer_type_weight >= 0, chunk_coverage_weight in [0, 1]")
         self.top_k = top_k
         self.focus_weight = focus_weight
         self.duplicate_threshold = duplicate_threshold
         self.diversity = diversity
+        self.window = window
+        self.answer_type_weight = answer_type_weight
+        self.chunk_coverage_weight = chunk_coverage_weight
 
-    @staticmethod
-    def focus_scores(query: str, documents: list[Document]) -> np.ndarray:
-        """Per chunk, the best single sentence's share of the question's words, rarer words weighing more."""
+    def focus_scores(self, query: str, documents: list[Document]) -> np.ndarray:
+        """Per chunk, the best sentence window's share of the question's words (rarer words weigh more),
+        plus a bonus when that window holds the asked kind of answer."""
         query_terms = set(content_terms(query))
         if not query_terms or not documents:
             return np.zeros(len(documents))
@@ -71,9 +93,20 @@ class RedundancyAwareRanker:
         chunk_terms = [set().union(*s) if s else set() for s in chunk_sentences]
         idf = {t: math.log(1 + len(documents) / max(1, sum(t in terms for terms in chunk_terms))) for t in query_terms}
         total = sum(idf.values())
-        return np.array(
-            [max((sum(idf[t] for t in query_terms & s) for s in sents), default=0.0) / total for sents in chunk_sentences]
-        )
+        kind = asked_type(query) if self.answer_type_weight else None
+        scores = []
+        for doc, sents, terms in zip(documents, chunk_sentences, chunk_terms, strict=True):
+            texts = _sentence_texts(doc.content or "") if kind else ()
+            best = 0.0
+            for start in range(max(1, len(sents) - self.window + 1)):
+                window_terms = set().union(*sents[start : start + self.window]) if sents else set()
+                value = sum(idf[t] for t in query_terms & window_terms) / total
+                if kind and any(gives_type(query, t, kind) for t in texts[start : start + self.window]):
+                    value += self.answer_type_weight
+                best = max(best, value)
+            coverage = sum(idf[t] for t in query_terms & terms) / total
+            scores.append((1 - self.chunk_coverage_weight) * best + self.chunk_coverage_weight * coverage)
+        return np.array(scores)
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document], query: str = "", top_k: int | None = None) -> dict[str, list[Document]]:

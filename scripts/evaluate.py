@@ -27,7 +27,12 @@ split_by "character"), embedding retrieval only, top 4, the same embedding model
 top chunk cut to BASELINE_ANSWER_CHARS characters (naive extractive), scored for key facts only.
 Retrieval metrics at depths beyond 4 are over its 4 chunks.
 
-    python scripts/evaluate.py [--limit 5] [--no-baseline] [--out eval-results.json]
+With `--compare previous.json` (the JSON of an earlier run, e.g. of the previous release), every table
+shows now/previous/baseline, and a metric that lost more than one question's worth against the previous
+run (the per-question values, matched by id, summed: a drop > 1.0) is flagged as a REGRESSION, per
+question type and overall, naming the questions that got worse.
+
+    python scripts/evaluate.py [--limit 5] [--no-baseline] [--out eval-results.json] [--compare previous.json]
 """
 
 from __future__ import annotations
@@ -98,9 +103,24 @@ REFUSAL_PHRASES = (
 )
 RETRIEVAL_METRICS = (*(f"hit@{k}" for k in HIT_DEPTHS), *(f"passage@{k}" for k in PASSAGE_DEPTHS), "file@1")
 RANK_METRICS = ("MRR", "files@10")
-ANSWER_METRICS = ("key_facts", "cited", "citations_valid", "citations_relevant", "refusal", "wrong_refusal")
+ANSWER_METRICS = (
+    "key_facts",
+    "cited",
+    "citations_valid",
+    "citations_relevant",
+    "refusal",
+    "wrong_refusal",
+    "answer_words",
+    "unsupported_citations",
+)
 ALL_METRICS = (*RETRIEVAL_METRICS, *RANK_METRICS, *ANSWER_METRICS, "prompt_tokens")
-TYPE_TABLE_METRICS = ("hit@1", "hit@5", "MRR", "passage@1", "file@1", "files@10", "key_facts", "refusal")
+TYPE_TABLE_METRICS = (
+    "hit@1", "passage@1", "passage@5", "file@1", "MRR", "files@10", "key_facts", "refusal", "wrong_refusal"
+)
+# Higher is better for every metric but these; counts and lengths are not compared for regressions.
+LOWER_IS_BETTER = {"wrong_refusal"}
+NOT_COMPARED = {"answer_words", "prompt_tokens", "unsupported_citations"}
+REGRESSION_QUESTIONS = 1.0
 
 # curly single and double quotes, en and em dash -> ASCII
 _TYPOGRAPHY = str.maketrans(
@@ -238,6 +258,7 @@ def answer_metrics(answer: str, documents: list[Chunk], gold: Gold, with_citatio
         "key_facts": key_fact_share(answer, gold.key_facts) if gold.answerable else None,
         "refusal": None if gold.answerable else refused,
         "wrong_refusal": refused if gold.answerable else None,
+        "answer_words": float(len(_CITATION.sub(" ", answer).split())) if gold.answerable and not refused else None,
     }
     if not with_citations:
         return metrics
@@ -295,6 +316,8 @@ def run_service(client: httpx.Client, items: list[dict[str, Any]], ask_top_k: in
                 "ask_ms": ask_ms,
                 "ask_timings_ms": ask.get("timings_ms") or {},
                 "prompt_tokens": (ask.get("usage") or {}).get("prompt_tokens"),
+                "interpreted_filters": ask.get("interpreted_filters") or search.get("interpreted_filters") or {},
+                "unsupported_citations": ask.get("unsupported_citations"),
                 "errors": [error for error in (search_error, ask_error) if error],
             }
         )
@@ -377,6 +400,8 @@ def evaluate_service(args: argparse.Namespace, items: list[dict[str, Any]], gold
     )
     for metrics, run in zip(scores, runs, strict=True):
         metrics["prompt_tokens"] = run["prompt_tokens"]
+        if run["unsupported_citations"] is not None and run["mode"] == "llm":
+            metrics["unsupported_citations"] = float(len(run["unsupported_citations"]))
     return {"health": health, "runs": runs, "scores": scores, "seconds": seconds}
 
 
@@ -456,6 +481,8 @@ def question_record(
         "ours": {
             "retrieved_files": [(document.get("meta") or {}).get("file_path") for document in run["search_documents"]],
             "answer": run["answer"],
+            "interpreted_filters": run["interpreted_filters"],
+            "unsupported_citations": run["unsupported_citations"],
             "mode": run["mode"],
             "warning": run["warning"],
             "search_ms": round(run["search_ms"], 1),
@@ -493,26 +520,75 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
 
 
-def overall_table(ours: dict[str, float | None], baseline: dict[str, float | None] | None) -> str:
-    """Every metric, ours beside the baseline's."""
-    header = ["metric", "ours"] + (["naive baseline"] if baseline else [])
+def overall_table(
+    ours: dict[str, float | None],
+    baseline: dict[str, float | None] | None,
+    previous: dict[str, float | None] | None = None,
+) -> str:
+    """Every metric, ours beside the previous run's and the baseline's."""
+    header = ["metric", "ours"] + (["previous"] if previous else []) + (["naive baseline"] if baseline else [])
     rows = [
-        [name, format_value(ours[name]), *([format_value(baseline[name])] if baseline else [])] for name in ALL_METRICS
+        [
+            name,
+            format_value(ours[name]),
+            *([format_value(previous.get(name))] if previous else []),
+            *([format_value(baseline.get(name))] if baseline else []),
+        ]
+        for name in ALL_METRICS
     ]
     return format_table(header, rows)
 
 
-def type_table(summary: dict[str, dict[str, Any]]) -> str:
-    """Main metrics per question type, as 'ours/baseline' when the baseline ran."""
+def type_table(summary: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]] | None = None) -> str:
+    """Main metrics per question type, as 'ours/previous/baseline' (those that ran)."""
     rows = []
     for question_type, entry in summary.items():
+        before = ((previous or {}).get(question_type) or {}).get("ours") if previous else None
         cells = [
             format_value(entry["ours"][name])
-            + (f"/{format_value(entry['baseline'][name])}" if entry["baseline"] else "")
+            + (f"/{format_value((before or {}).get(name))}" if previous else "")
+            + (f"/{format_value(entry['baseline'].get(name))}" if entry["baseline"] else "")
             for name in TYPE_TABLE_METRICS
         ]
         rows.append([question_type, str(entry["n"]), *cells])
     return format_table(["type", "n", *TYPE_TABLE_METRICS], rows)
+
+
+def answer_length(scores: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Median and p90 words of the (non-refused) answers to answerable questions."""
+    words = [s["answer_words"] for s in scores if s.get("answer_words") is not None]
+    return {"median": percentile(words, 50), "p90": percentile(words, 90), "n": len(words)}
+
+
+def regressions(
+    items: list[dict[str, Any]], scores: list[dict[str, float | None]], previous: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Metrics that lost more than REGRESSION_QUESTIONS questions' worth against `previous`, overall and per type.
+
+    Questions are matched by id; a metric's loss is the sum, over the questions both runs scored, of how
+    much each got worse minus how much each got better (so 1.0 = one question flipped from right to wrong).
+    """
+    before = {q["id"]: (q.get("ours") or {}).get("metrics") or {} for q in previous.get("questions", [])}
+    groups = {"all": list(range(len(items)))}
+    for index, item in enumerate(items):
+        groups.setdefault(item["type"], []).append(index)
+    flagged = []
+    for group, indices in groups.items():
+        for name in ALL_METRICS:
+            if name in NOT_COMPARED:
+                continue
+            loss, worse = 0.0, []
+            for i in indices:
+                old, new = before.get(items[i]["id"], {}).get(name), scores[i].get(name)
+                if old is None or new is None:
+                    continue
+                change = (old - new) if name not in LOWER_IS_BETTER else (new - old)
+                loss += change
+                if change > 0:
+                    worse.append(items[i]["id"])
+            if loss > REGRESSION_QUESTIONS:
+                flagged.append({"type": group, "metric": name, "questions_lost": round(loss, 2), "worse": worse})
+    return flagged
 
 
 def timings_table(summary: dict[str, Any]) -> str:
@@ -561,6 +637,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default: %(default)s)")
     parser.add_argument("--out", default="eval-results.json", help="JSON results file (default: %(default)s)")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --url")
+    parser.add_argument("--compare", help="JSON of a previous run (e.g. eval-results-before.json) to compare with")
+    parser.add_argument(
+        "--fail-on-regression", action="store_true", help="exit status 2 when a metric regressed against --compare"
+    )
     return parser.parse_args(argv)
 
 
@@ -568,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     """Evaluate, print the tables, write the JSON; exit status 1 if a request to the service failed."""
     args = parse_args(argv)
     require_loopback(args.url, args.allow_remote)
+    previous = json.loads(Path(args.compare).read_text(encoding="utf-8")) if args.compare else None
     items = load_questions(args.questions, args.limit)
     golds = [Gold.from_item(item) for item in items]
     service = evaluate_service(args, items, golds)
@@ -575,6 +656,12 @@ def main(argv: list[str] | None = None) -> int:
     baseline_scores = baseline["scores"] if baseline else None
     summary_by_type = by_type(items, service["scores"], baseline_scores)
     overall = {"ours": aggregate(service["scores"]), "baseline": aggregate(baseline_scores) if baseline else None}
+    if baseline is None and previous and previous.get("overall", {}).get("baseline"):
+        # --no-baseline --compare: the baseline figures of the previous run (same questions, same corpus)
+        print(f"naive baseline: figures taken from {args.compare} (not re-run)")
+        overall["baseline"] = previous["overall"]["baseline"]
+        for question_type, entry in summary_by_type.items():
+            entry["baseline"] = (previous.get("by_type", {}).get(question_type) or {}).get("baseline")
     timing_summary = timings(service, baseline)
     errors = Counter(error for run in service["runs"] for error in run["errors"])
     answer_modes = dict(Counter(run["mode"] for run in service["runs"]))
@@ -588,9 +675,26 @@ def main(argv: list[str] | None = None) -> int:
             f"naive baseline: raw 1,000-char chunks, embedding top 4 ({args.embedding_model}); "
             f"its answer = the top chunk's first {BASELINE_ANSWER_CHARS} chars"
         )
-    print(overall_table(overall["ours"], overall["baseline"]))
-    print("\nper type" + (" (ours/baseline)" if baseline else ""))
-    print(type_table(summary_by_type))
+    previous_overall = (previous or {}).get("overall", {}).get("ours") if previous else None
+    previous_by_type = (previous or {}).get("by_type") if previous else None
+    lengths = answer_length(service["scores"])
+    regressed = regressions(items, service["scores"], previous) if previous else []
+    if previous:
+        print(f"previous run: {args.compare} (commit {previous.get('meta', {}).get('commit')})")
+    print(overall_table(overall["ours"], overall["baseline"], previous_overall))
+    with_baseline = overall["baseline"] is not None
+    columns = "/".join(["ours", *(["previous"] if previous else []), *(["baseline"] if with_baseline else [])])
+    print(f"\nper type ({columns})")
+    print(type_table(summary_by_type, previous_by_type))
+    print(f"\nanswer words (answerable, not refused): median {format_value(lengths['median'])}, "
+          f"p90 {format_value(lengths['p90'])} over {lengths['n']} answers")
+    if previous:
+        if regressed:
+            for flag in regressed:
+                print(f"REGRESSION {flag['type']} {flag['metric']}: {flag['questions_lost']} questions lost "
+                      f"(worse: {', '.join(flag['worse'])})")
+        else:
+            print("no regression of more than one question on any metric against the previous run")
     print()
     print(timings_table(timing_summary))
     if errors:
@@ -622,6 +726,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "overall": overall,
         "by_type": summary_by_type,
+        "answer_words": lengths,
+        "compared_with": args.compare,
+        "regressions": regressed,
         "timings": timing_summary,
         "errors": dict(errors),
         "questions": [
@@ -637,7 +744,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     Path(args.out).write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     print(f"\nwrote {args.out}")
-    return 1 if errors else 0
+    if errors:
+        return 1
+    return 2 if regressed and args.fail_on_regression else 0
 
 
 if __name__ == "__main__":

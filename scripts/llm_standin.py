@@ -7,6 +7,11 @@ with a timing profile you choose: it waits `--ttft` seconds before the first tok
 `[n]`, so that citation parsing downstream sees real citations. Every reply names itself: model
 "llm-standin", header `Server: llm-standin`.
 
+Citations (`--citations`, or per request header `X-Standin-Citations`), to test the citation check:
+  right      each sentence cites the source it was taken from (default)
+  wrong      each sentence cites another source (the next number, cyclically) -- deliberately wrong
+  mixed      every second sentence cites another source, the rest the right one
+
 Faults, for the whole server (`--fault`) or per request (header `X-Standin-Fault`):
   timeout    sleep `--fault-sleep` seconds (at most 60) before answering normally
   401        invalid API key error          429   rate limit error (Retry-After: 1)
@@ -38,6 +43,8 @@ from starlette.routing import Route
 MODEL_NAME = "llm-standin"
 SERVER_HEADER = "llm-standin (fake LLM for tests, not a real model)"
 FAULT_HEADER = "X-Standin-Fault"
+CITATIONS_HEADER = "X-Standin-Citations"
+CITATION_MODES = ("right", "wrong", "mixed")
 FAULTS = ("none", "timeout", "401", "429", "500", "malformed")
 MAX_FAULT_SLEEP_SECONDS = 60.0
 SOURCES_PER_ANSWER = 3
@@ -62,6 +69,7 @@ class StandinConfig:
     tokens: int = 150
     fault: str = "none"
     fault_sleep: float = MAX_FAULT_SLEEP_SECONDS
+    citations: str = "right"
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -95,19 +103,31 @@ def whole_sentences(text: str) -> list[str]:
     return sentences[1:] if len(sentences) > 1 and sentences[0][0].islower() else sentences
 
 
-def answer_tokens(prompt: str, max_tokens: int) -> list[str]:
+def cited_number(source: int, numbers: list[int], sentence_index: int, citations: str) -> int:
+    """The number a sentence taken from `source` cites: itself, or (wrong/mixed) the next source's."""
+    wrong = citations == "wrong" or (citations == "mixed" and sentence_index % 2 == 1)
+    if not wrong or len(numbers) < 2:
+        return source
+    return numbers[(numbers.index(source) + 1) % len(numbers)]
+
+
+def answer_tokens(prompt: str, max_tokens: int, citations: str = "right") -> list[str]:
     """Up to `max_tokens` tokens (words with their leading space; `[n]` counts as one) citing the sources."""
     sources = numbered_sources(prompt)
     if not sources:
         words = NO_SOURCES_ANSWER.split()
     else:
         words = []
-        cited = sorted(sources)[:SOURCES_PER_ANSWER]
+        numbers = sorted(sources)
+        cited = numbers[:SOURCES_PER_ANSWER]
         sentences = {number: whole_sentences(sources[number]) for number in cited}
+        sentence_index = 0
         for position in range(max(len(s) for s in sentences.values())):
             for number in cited:
                 if position < len(sentences[number]):
-                    words += [*sentences[number][position].split(), f"[{number}]"]
+                    citation = cited_number(number, numbers, sentence_index, citations)
+                    words += [*sentences[number][position].split(), f"[{citation}]"]
+                    sentence_index += 1
             if len(words) >= max_tokens:
                 break
     words = words[:max_tokens]
@@ -241,9 +261,12 @@ def create_app(config: StandinConfig) -> Starlette:
             return Response('{"id": "chatcmpl-standin-malformed", "choices": [', media_type="application/json")
         if fault == "timeout":
             await sleep_while_connected(request, min(config.fault_sleep, MAX_FAULT_SLEEP_SECONDS))
+        citations = request.headers.get(CITATIONS_HEADER, config.citations).lower()
+        if citations not in CITATION_MODES:
+            return JSONResponse({"error": {"message": f"unknown {CITATIONS_HEADER}: {citations}"}}, status_code=400)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or config.tokens
         user_prompt = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-        tokens = answer_tokens(user_prompt, min(config.tokens, int(max_tokens)))
+        tokens = answer_tokens(user_prompt, min(config.tokens, int(max_tokens)), citations)
         if not stream:
             return await complete(config, tokens, messages)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -272,6 +295,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tokens", type=int, default=150, help="tokens per answer, at most (default: %(default)s)")
     parser.add_argument("--fault", choices=FAULTS, default="none", help="fault for every request (default: none)")
     parser.add_argument(
+        "--citations",
+        choices=CITATION_MODES,
+        default="right",
+        help="right: cite each sentence's own source; wrong/mixed: cite another one on purpose (default: right)",
+    )
+    parser.add_argument(
         "--fault-sleep",
         type=float,
         default=MAX_FAULT_SLEEP_SECONDS,
@@ -286,7 +315,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the stand-in until interrupted."""
     args = parse_args(argv)
-    config = StandinConfig(args.ttft, args.tokens_per_second, args.tokens, args.fault, args.fault_sleep)
+    config = StandinConfig(
+        args.ttft, args.tokens_per_second, args.tokens, args.fault, args.fault_sleep, args.citations
+    )
     print(f"LLM STAND-IN (not a real LLM) on http://{args.host}:{args.port}/v1: {config}", flush=True)
     uvicorn.run(
         create_app(config),

@@ -87,21 +87,23 @@ class Answerer:
         """
         started = time.perf_counter()
         deadline = started + answer_deadline()
-        documents, timings = self.searcher.search(query, top_k, filters)
-        yield "sources", {"documents": [document_to_json(d) for d in documents], "mode": self.mode}
+        found = self.searcher.run(query, top_k, filters)
+        documents, timings, interpreted = found["documents"], found["timings_ms"], found.get("interpreted_filters") or {}
+        yield "sources", _sources_event(documents, self.mode, interpreted)
 
         warning, usage = None, None
+        checked: dict[str, Any] = {}  # the citation check's findings (pipelines/ask/generate.yml)
         if not documents:
             answer, mode = NOT_FOUND, self.mode
             yield "delta", {"text": answer}
         elif self.generate is not None:
-            answer, usage, warning = yield from self._stream_llm(query, documents, timings, deadline)
+            answer, usage, warning = yield from self._stream_llm(query, documents, timings, deadline, checked)
             mode = "llm" if warning is None else "extractive"
         else:
             answer, mode = self._extract(query, documents, timings), "extractive"
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
-        yield "done", {"answer": answer, "mode": mode, "warning": warning, "timings_ms": timings, "usage": usage}
+        yield "done", _done_event(answer, mode, warning, timings, usage, interpreted, checked)
 
     async def astream(self, query: str, top_k: int, filters: dict[str, Any] | None) -> AsyncIterator[Event]:
         """`stream` for async callers (the same events): search and the extractive answer run in worker
@@ -109,15 +111,16 @@ class Answerer:
         client that goes away) cancels its request."""
         started = time.perf_counter()
         deadline = started + answer_deadline()
-        documents, timings = await run_in_threadpool(self.searcher.search, query, top_k, filters)
-        yield "sources", {"documents": [document_to_json(d) for d in documents], "mode": self.mode}
+        found = await run_in_threadpool(self.searcher.run, query, top_k, filters)
+        documents, timings, interpreted = found["documents"], found["timings_ms"], found.get("interpreted_filters") or {}
+        yield "sources", _sources_event(documents, self.mode, interpreted)
 
         warning, usage = None, None
+        outcome: dict[str, Any] = {}
         if not documents:
             answer, mode = NOT_FOUND, self.mode
             yield "delta", {"text": answer}
         elif self.generate is not None:
-            outcome: dict[str, Any] = {}
             async for event in self._astream_llm(query, documents, timings, deadline, outcome):
                 yield event
             answer, usage, warning = outcome["answer"], outcome["usage"], outcome["warning"]
@@ -126,7 +129,7 @@ class Answerer:
             answer, mode = await run_in_threadpool(self._extract, query, documents, timings), "extractive"
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
-        yield "done", {"answer": answer, "mode": mode, "warning": warning, "timings_ms": timings, "usage": usage}
+        yield "done", _done_event(answer, mode, warning, timings, usage, interpreted, outcome)
 
     def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> str:
         with collect_timings() as extract_timings:
@@ -145,14 +148,14 @@ class Answerer:
         try:
             with collect_timings() as generate_timings:
                 result = await self.generate.run_async(query=query, documents=documents, streaming_callback=on_chunk)
-            deliver(("result", (result["replies"], generate_timings)))
+            deliver(("result", (result["replies"], generate_timings, result.get("unsupported_citations"))))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # any LLM fault (timeout, 401, 429, 5xx, malformed reply) degrades
             deliver(("error", error))
 
     def _stream_llm(
-        self, query: str, documents: list[Document], timings: dict[str, float], deadline: float
+        self, query: str, documents: list[Document], timings: dict[str, float], deadline: float, checked: dict
     ) -> Iterator[Event]:
         """Stream the LLM's answer; on a fault or past the deadline, return the extractive answer and a warning."""
         events: queue.Queue = queue.Queue()
@@ -171,6 +174,7 @@ class Answerer:
         finally:
             future.cancel()  # past the deadline, or the caller stopped reading: the LLM request ends now
         if state.answer is not None:
+            checked["unsupported_citations"] = state.unsupported
             return state.answer, state.usage, None
         answer = self._extract(query, documents, timings)
         yield "delta", {"text": ("\n\n" if state.streamed else "") + answer}
@@ -197,7 +201,7 @@ class Answerer:
         finally:
             future.cancel()
         if state.answer is not None:
-            outcome.update(answer=state.answer, usage=state.usage, warning=None)
+            outcome.update(answer=state.answer, usage=state.usage, warning=None, unsupported_citations=state.unsupported)
             return
         answer = await run_in_threadpool(self._extract, query, documents, timings)
         yield "delta", {"text": ("\n\n" if state.streamed else "") + answer}
@@ -213,6 +217,7 @@ class _LlmState:
         self.problem: str | None = None
         self.answer: str | None = None
         self.usage: dict | None = None
+        self.unsupported: list = []  # sentences whose citation does not support them
 
     @property
     def finished(self) -> bool:
@@ -235,13 +240,14 @@ class _LlmState:
             cause = _root_cause(payload)
             self.problem = f"the language model failed ({type(cause).__name__}: {_short(cause)})"
             return None
-        replies, generate_timings = payload
+        replies, generate_timings, unsupported = payload
         timings.update(generate_timings)
         text = (replies[0].text or "").strip() if replies else ""
         if not text:
             self.problem = "the language model returned an empty reply"
             return None
         self.answer, self.usage = text, (replies[0].meta or {}).get("usage")
+        self.unsupported = unsupported or []
         return None
 
     def warning(self) -> str:
@@ -260,6 +266,25 @@ class _LlmLoop:
     def submit(self, coroutine) -> concurrent.futures.Future:
         """Run `coroutine` on the loop; cancelling the returned future cancels it."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+
+def _sources_event(documents: list[Document], mode: str, interpreted: dict[str, Any]) -> dict[str, Any]:
+    return {"documents": [document_to_json(d) for d in documents], "mode": mode, "interpreted_filters": interpreted}
+
+
+def _done_event(
+    answer: str, mode: str, warning: str | None, timings: dict, usage: dict | None, interpreted: dict, checked: dict
+) -> dict[str, Any]:
+    return {
+        "answer": answer,
+        "mode": mode,
+        "warning": warning,
+        "timings_ms": timings,
+        "usage": usage,
+        "interpreted_filters": interpreted,  # the period the question names (search.yml's `period`)
+        # LLM answers: the sentences whose [n] does not support them (generate.yml's `citation_check`)
+        "unsupported_citations": checked.get("unsupported_citations", []) if mode == "llm" else [],
+    }
 
 
 def _ms_since(started: float) -> float:

@@ -21,14 +21,19 @@ class Searcher:
 
     def search(self, query: str, top_k: int, filters: dict[str, Any] | None) -> tuple[list[Document], dict[str, float]]:
         """Ranked chunks for `query` (at most `top_k`, matching `filters`) and the stage timings in ms."""
+        result = self.run(query, top_k, filters)
+        return result["documents"], result["timings_ms"]
+
+    def run(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
+        """Every output search.yml declares (`documents`, `interpreted_filters` …) and `timings_ms`."""
         with collect_timings() as timings:
             started = time.perf_counter()
             try:
-                documents = self.pipeline.run(query=query, filters=filters, top_k=top_k)["documents"]
+                result = self.pipeline.run(query=query, filters=filters, top_k=top_k)
             except PipelineRuntimeError as error:
                 # well-formed filters the store cannot apply (a string compared with '>' to a number): 422, not 500
                 if isinstance(error.__cause__, FilterError):
                     raise HTTPException(status_code=422, detail=f"Malformed filters: {error.__cause__}") from None
                 raise
             record("search_total", started)
-        return documents, dict(timings)
+        return {**result, "timings_ms": dict(timings)}

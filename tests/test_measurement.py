@@ -127,6 +127,7 @@ def test_answer_metrics_for_answerable_and_unanswerable():
         "cited": 1.0,
         "citations_valid": 1.0,
         "citations_relevant": 0.5,
+        "answer_words": 5.0,
     }
     out_of_range = evaluate.answer_metrics("Hamburg [3].", documents, GOLD, with_citations=True)
     assert out_of_range["citations_valid"] == 0.0 and out_of_range["citations_relevant"] == 0.0

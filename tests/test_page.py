@@ -353,6 +353,14 @@ STUBS = {
     ),
     "stream_cut": (200, sse(("sources", {"documents": [DOC], "mode": "llm"}), ("delta", {"text": "Thr"})),
                    "ended before the answer was complete"),
+    "unsupported_citation": (
+        200,
+        sse(("sources", {"documents": [DOC], "mode": "llm"}),
+            ("delta", {"text": "Telekom builds three networks [1]. It won a prize [1]."}),
+            ("done", {**DONE, "mode": "llm", "answer": "Telekom builds three networks [1]. It won a prize [1].",
+                      "unsupported_citations": [{"sentence": "It won a prize [1].", "cited": [1]}]})),
+        "Citation check: 1 sentence is not supported",
+    ),
 }
 
 
@@ -372,6 +380,11 @@ def test_states_are_reported_honestly(page, service_url, case):
         expect(page.locator("#source-1 .source__title")).to_have_text("<script>window.__pwned=1</script> Title")
         expect(page.locator("#source-1 .source__passage")).to_have_text("Telekom builds <b>three</b> campus networks.")
         expect(page.locator("#timings")).to_contain_text("retrieve (server)")
+    if case == "unsupported_citation":  # the citation check's finding is visible on the sentence itself
+        expect(page.locator("#answer mark.unsupported")).to_have_count(1)
+        expect(page.locator("#answer mark.unsupported")).to_contain_text("It won a prize")
+        expect(page.locator("#answer mark.unsupported")).to_contain_text("unsupported")
+        expect(page.locator("#answer a.cite")).to_have_count(2)
     if case in ("error_event", "stream_cut"):
         expect(page.locator("#sources > li")).to_have_count(1)  # sources stay visible after a failure
     assert page.evaluate("typeof window.__pwned") == "undefined"

@@ -23,5 +23,6 @@ class PipelineWrapper(BasePipelineWrapper):
         :param top_k: How many chunks to return (1-50).
         :param filters: Optional Haystack metadata filters, e.g. on meta.year.
         """
-        documents, timings = runtime.searcher().search(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
-        return {"documents": [document_to_json(d) for d in documents], "timings_ms": timings}
+        result = runtime.searcher().run(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
+        # every output search.yml declares, documents as JSON (interpreted_filters: the period the question names)
+        return {**result, "documents": [document_to_json(d) for d in result["documents"]]}

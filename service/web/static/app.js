@@ -305,14 +305,22 @@
     scheduleRender(r);
   }
 
-  function onDone(r, { answer, mode, warning, timings_ms: timings }) {
+  function onDone(r, { answer, mode, warning, timings_ms: timings, unsupported_citations: unsupported }) {
     r.tDone = performance.now();
     r.finished = true;
     if (typeof answer === "string" && answer) r.answer = answer; // the final text is authoritative
+    r.unsupported = Array.isArray(unsupported) ? unsupported.filter((u) => u && typeof u.sentence === "string") : [];
     renderAnswer(r);
     markCitedSources();
     setState("done");
     if (warning) showNotice("warning", "Fallback answer: " + warning);
+    if (r.unsupported.length) {
+      const n = r.unsupported.length;
+      showNotice(
+        "warning",
+        `Citation check: ${n} sentence${n === 1 ? " is" : "s are"} not supported by the source${n === 1 ? "" : "s"} cited (marked \u26a0 in the answer).`,
+      );
+    }
     if (!r.answer.trim()) showNotice("info", "The service returned an empty answer.");
     else if (r.docs.length && !ui.answer.querySelector("a.cite")) {
       // E.g. "The press releases do not contain …": the passages found are near misses, not evidence.
@@ -457,8 +465,36 @@
    * handles a citation split across deltas ("[" then "2]").
    */
   function renderAnswer(r) {
-    ui.answer.replaceChildren(citationFragment(r.answer, r.docs.length));
+    ui.answer.replaceChildren(markedFragment(r.answer, r.docs.length, r.unsupported || []));
     ui.answer.classList.toggle("answer--streaming", !r.finished);
+  }
+
+  /** The answer with each sentence the citation check found unsupported wrapped in a visible mark. */
+  function markedFragment(text, sourceCount, unsupported) {
+    const fragment = document.createDocumentFragment();
+    let last = 0;
+    const spans = unsupported
+      .map((u) => ({ u, at: text.indexOf(u.sentence) }))
+      .filter((s) => s.at >= 0)
+      .sort((a, b) => a.at - b.at);
+    for (const { u, at } of spans) {
+      if (at < last) continue;
+      fragment.append(citationFragment(text.slice(last, at), sourceCount));
+      const mark = document.createElement("mark");
+      mark.className = "unsupported";
+      mark.dataset.unsupported = "true";
+      mark.title = "Citation check: the source" + (u.cited && u.cited.length > 1 ? "s" : "") + " cited do not support this sentence";
+      mark.append(citationFragment(u.sentence, sourceCount));
+      const badge = document.createElement("span");
+      badge.className = "unsupported__badge";
+      badge.textContent = "\u26a0 unsupported";
+      badge.setAttribute("aria-label", "citation not supported by its source");
+      mark.append(badge);
+      fragment.append(mark);
+      last = at + u.sentence.length;
+    }
+    fragment.append(citationFragment(text.slice(last), sourceCount));
+    return fragment;
   }
 
   /** Text with "[1]" / "[1, 3]" turned into links to the source cards; other text stays text. */
