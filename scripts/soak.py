@@ -1,8 +1,9 @@
 """Soak test of the running service: N concurrent clients for a fixed time, watching the service's memory.
 
 Clients mix POST /search/run, /ask/run and /ask/stream (weights: --mix). Every --sample-every seconds the
-service's resident memory (RSS) is sampled: by --pid, or by finding the process that listens on the URL's
-port (psutil when installed, /proc otherwise). The report gives requests, errors and latency percentiles per
+service's resident memory (RSS of the process and its worker processes) is sampled: by --pid, or by finding
+the process that listens on the URL's port (the supervisor when several workers share it; psutil when
+installed, /proc otherwise). The report gives requests, errors and latency percentiles per
 endpoint, memory at start, end and peak, and the verdict "flat memory" when the memory after the warm-up grew
 by less than --max-growth percent. Loopback targets only: a soak is load, and load goes to this machine.
 
@@ -75,14 +76,22 @@ def _round(value: float | None) -> float | None:
 
 
 def listening_pid(port: int) -> int | None:
-    """The PID of the process listening on TCP `port` (psutil if installed, else /proc), or None."""
+    """The PID of the process listening on TCP `port` (psutil if installed, else /proc), or None. Worker
+    processes inherit their supervisor's socket: of several listeners, the one whose parent does not listen."""
     try:
         import psutil
     except ImportError:
         return _listening_pid_from_proc(port)
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
-            return conn.pid
+    pids = {
+        conn.pid for conn in psutil.net_connections(kind="tcp")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid
+    }
+    for pid in sorted(pids):
+        try:
+            if psutil.Process(pid).ppid() not in pids:
+                return pid
+        except psutil.NoSuchProcess:
+            continue
     return None
 
 
@@ -110,11 +119,14 @@ def _listening_pid_from_proc(port: int) -> int | None:
 
 
 def rss_mb(pid: int) -> float | None:
-    """Resident memory of `pid` in MiB (psutil if installed, else /proc/<pid>/status), None if it is gone."""
+    """Resident memory of `pid` and its child processes (the workers) in MiB (psutil if installed, else
+    /proc/<pid>/status, the process alone), None if it is gone."""
     try:
         import psutil
 
-        return psutil.Process(pid).memory_info().rss / 2**20
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+        return sum(p.memory_info().rss for p in family if p.is_running()) / 2**20
     except ImportError:
         pass
     except Exception:  # noqa: BLE001 (psutil.NoSuchProcess, AccessDenied)
