@@ -76,22 +76,21 @@ def _round(value: float | None) -> float | None:
 
 
 def listening_pid(port: int) -> int | None:
-    """The PID of the process listening on TCP `port` (psutil if installed, else /proc), or None. Worker
-    processes inherit their supervisor's socket: of several listeners, the one whose parent does not listen."""
+    """The PID of the process listening on TCP `port` (psutil if installed, else /proc), or None. A worker
+    of a multi-worker service (`pressqa-serve`) stands for its supervisor, `service.workers`."""
     try:
         import psutil
     except ImportError:
         return _listening_pid_from_proc(port)
-    pids = {
-        conn.pid for conn in psutil.net_connections(kind="tcp")
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid
-    }
-    for pid in sorted(pids):
-        try:
-            if psutil.Process(pid).ppid() not in pids:
-                return pid
-        except psutil.NoSuchProcess:
-            continue
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            try:
+                parent = psutil.Process(conn.pid).parent()
+                if parent is not None and "service.workers" in parent.cmdline():
+                    return parent.pid
+            except psutil.Error:
+                pass
+            return conn.pid
     return None
 
 

@@ -32,7 +32,7 @@ TEMPLATE_FILE = REPO / "docker" / "elasticsearch" / "index-template.json"
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"
 DUMMY_URL = "https://user:s3cret@es-a.example:9200,https://user:s3cret@es-b.example:9200"
 # Per pipeline: the components that hold the store, the only ones allowed to differ.
-STORE_COMPONENTS = {"index": {"writer"}, "search": {"bm25_retriever", "embedding_retriever"}}
+STORE_COMPONENTS = {"index": {"writer"}, "search": {"bm25_retriever", "embedding_retriever", "period"}}  # the store's users
 
 
 def _es_yaml(folder: str) -> str:
