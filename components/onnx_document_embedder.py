@@ -17,7 +17,7 @@ is the stock component.
 from haystack import component
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersDocumentEmbedder
 
-from components.onnx_embedding_backend import load_onnx_embedding_backend
+from components.onnx_embedding_backend import onnx_backend_of
 
 
 @component
@@ -30,12 +30,4 @@ class OnnxSentenceTransformersDocumentEmbedder(SentenceTransformersDocumentEmbed
             SentenceTransformersDocumentEmbedder.warm_up(self)  # zero-argument super(): @component copies the class
             return
         if self.embedding_backend is None:
-            self.embedding_backend = load_onnx_embedding_backend(
-                model=self.model, device=self.device.to_torch_str(), auth_token=self.token,
-                trust_remote_code=self.trust_remote_code, revision=self.revision,
-                local_files_only=self.local_files_only, truncate_dim=self.truncate_dim,
-                model_kwargs=self.model_kwargs, tokenizer_kwargs=self.tokenizer_kwargs,
-                config_kwargs=self.config_kwargs,
-            )
-            if self.tokenizer_kwargs and self.tokenizer_kwargs.get("model_max_length"):
-                self.embedding_backend.model.max_seq_length = self.tokenizer_kwargs["model_max_length"]
+            self.embedding_backend = onnx_backend_of(self)

@@ -118,3 +118,18 @@ def load_onnx_embedding_backend(
     transformer.model = OnnxRuntimeEncoder(session, transformer.model.config)
     backend.onnx_file = str(path)
     return backend
+
+
+def onnx_backend_of(embedder: Any) -> _SentenceTransformersEmbeddingBackend:
+    """The ONNX backend for a SentenceTransformers text or document embedder, from its own init parameters
+    (what both `Onnx…Embedder.warm_up()` need), with the embedder's `model_max_length` as the window."""
+    backend = load_onnx_embedding_backend(
+        model=embedder.model, device=embedder.device.to_torch_str(), auth_token=embedder.token,
+        trust_remote_code=embedder.trust_remote_code, revision=embedder.revision,
+        local_files_only=embedder.local_files_only, truncate_dim=embedder.truncate_dim,
+        model_kwargs=embedder.model_kwargs, tokenizer_kwargs=embedder.tokenizer_kwargs,
+        config_kwargs=embedder.config_kwargs,
+    )
+    if embedder.tokenizer_kwargs and embedder.tokenizer_kwargs.get("model_max_length"):
+        backend.model.max_seq_length = embedder.tokenizer_kwargs["model_max_length"]
+    return backend
