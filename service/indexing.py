@@ -80,7 +80,7 @@ class Indexer:
             started = time.perf_counter()
             try:
                 for start in range(0, len(sources), self.batch_size):
-                    batch = [self._with_hash(s) for s in sources[start : start + self.batch_size]]
+                    batch = [self.with_hash(s) for s in sources[start : start + self.batch_size]]
                     try:
                         result = self.pipeline.run(sources=batch)
                     except Exception as error:
@@ -113,8 +113,9 @@ class Indexer:
         return version is None or workers.wait_until_served(store.index, version)
 
     @staticmethod
-    def _with_hash(source: Path | ByteStream) -> ByteStream:
-        """The source as a ByteStream whose meta carries the text's hash (chunks inherit it)."""
+    def with_hash(source: Path | ByteStream) -> ByteStream:
+        """The source as a ByteStream whose meta carries the text's hash (chunks inherit it, so it is part of
+        their ids: run index.yml on these, as the indexer does, to get the same chunks)."""
         if isinstance(source, ByteStream):
             data, meta = source.data, dict(source.meta)
         else:
