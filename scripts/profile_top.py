@@ -16,6 +16,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent  # frames of our code are shown relative to it
+
 FRAME = re.compile(r"^(?P<function>[^ ]+) \((?P<file>[^:)]+)(?::\d+)?\)$")
 
 
@@ -25,7 +27,7 @@ def frame_name(frame: str) -> str:
     if not match:
         return frame.strip()
     path = match["file"]
-    for marker in ("site-packages/", "/work/wt/speed/", "/work/main/"):
+    for marker in ("site-packages/", str(REPO_ROOT) + "/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{match['function']} ({path})"
