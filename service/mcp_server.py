@@ -17,14 +17,14 @@ deploy/undeploy/status tools (deploy loads code; the REST service removed those 
 """
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import anyio
 from fastapi import FastAPI, HTTPException
+from fastapi.concurrency import run_in_threadpool
 from hayhooks.server.utils.mcp_utils import create_starlette_app
 from mcp import types
 from mcp.server.lowlevel import Server
@@ -99,9 +99,10 @@ def _year_filter(year: int | None) -> dict[str, Any] | None:
     return None if year is None else {"field": "meta.year", "operator": "==", "value": year}
 
 
-def search_press_releases(arguments: SearchInput) -> SearchOutput:
-    documents, timings = runtime.searcher().search(
-        clean_query(arguments.query), arguments.top_k, _year_filter(arguments.year))
+async def search_press_releases(arguments: SearchInput) -> SearchOutput:
+    # the search pipeline is synchronous: in a worker thread, as Hayhooks runs /search/run
+    documents, timings = await run_in_threadpool(
+        runtime.searcher().search, clean_query(arguments.query), arguments.top_k, _year_filter(arguments.year))
     passages = []
     for rank, document in enumerate(documents, start=1):
         entry = source_entry(rank, {"content": document.content, "meta": document.meta})
@@ -110,8 +111,9 @@ def search_press_releases(arguments: SearchInput) -> SearchOutput:
     return SearchOutput(passages=passages, timings_ms=timings)
 
 
-def ask_press_releases(arguments: AskInput) -> AskOutput:
-    reply = runtime.answerer().answer(clean_query(arguments.question), arguments.top_k, _year_filter(arguments.year))
+async def ask_press_releases(arguments: AskInput) -> AskOutput:
+    # as /ask/run: waiting for the LLM holds no thread, and the deadline cancels it
+    reply = await runtime.answerer().aanswer(clean_query(arguments.question), arguments.top_k, _year_filter(arguments.year))
     return AskOutput(
         answer=reply["answer"], mode=reply["mode"], warning=reply.get("warning"),
         sources=cited_sources(reply["answer"], reply.get("documents") or []), timings_ms=reply["timings_ms"],
@@ -124,7 +126,7 @@ class _ToolSpec:
     description: str
     input: type[BaseModel]
     output: type[BaseModel]
-    run: Callable[[Any], BaseModel]
+    run: Callable[[Any], Awaitable[BaseModel]]
 
     def definition(self, name: str) -> types.Tool:
         return types.Tool(
@@ -181,8 +183,8 @@ def create_mcp_server() -> Server:
         except ValidationError as error:
             raise ValueError("Invalid arguments: " + "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors())) from None
-        try:  # the pipelines are synchronous: keep the event loop free
-            result = await anyio.to_thread.run_sync(spec.run, parsed)
+        try:
+            result = await spec.run(parsed)
         except HTTPException as error:  # the REST checks' 4xx, e.g. an empty question
             raise ValueError(str(error.detail)) from None
         structured = result.model_dump(mode="json")
