@@ -89,10 +89,11 @@ def measure_in_process(questions: list[str]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from service.search import Searcher
+    from service.pipelines import load_pipeline
 
-    searcher = Searcher()
-    embedder = searcher.pipeline.pipeline.get_component("query_embedder")
+    search = load_pipeline("search", "search")
+    search.warm_up()
+    embedder = search.pipeline.get_component("query_embedder")
     embedder.run(text="warm-up question")
     times = []
     for prefix in PREFIXES:
@@ -102,7 +103,7 @@ def measure_in_process(questions: list[str]) -> dict[str, Any]:
             times.append((time.perf_counter() - started) * 1000)
     rankings = []
     for question in questions:
-        documents, _ = searcher.search(question, top_k=10, filters=None)
+        documents = search.run(query=question, top_k=10, filters=None)["documents"]
         rankings.append([{"meta": {"file_path": d.meta.get("file_path")}, "content": d.content} for d in documents])
     return {"embed_ms": times, "rankings": rankings}
 

@@ -5,12 +5,8 @@ restarted, serves the result. Needs no token: it runs on the machine that holds 
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,23 +16,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="files per pipeline run (default 32)")
     args = parser.parse_args(argv)
 
+    from service import process
+
+    process.apply_environment_defaults()  # offline model, no telemetry: before Haystack is imported
     from tqdm import tqdm
 
-    from service import runtime
-    from service.indexing import Indexer
+    from service.pipelines import room_module
 
-    folder = args.folder or runtime.corpus_dir()
+    indexing = room_module("index", "indexing")  # the index room's indexer (pipelines/index/indexing.py)
+    folder = args.folder or indexing.corpus_dir()
     files = sorted(folder.glob("*.txt"))
     if not files:
         print(f"pressqa-index: no .txt files in {folder}", file=sys.stderr)
         return 2
-    indexer = Indexer(batch_size=args.batch_size)
+    indexer = indexing.Indexer(batch_size=args.batch_size)
     with tqdm(total=len(files), unit="file", desc="Indexing") as bar:
         status = indexer.index(files, label=str(folder), on_batch=bar.update)
-    store = runtime.document_store()
     print(
         f"Indexed {status.files_done} files in {status.seconds:.1f} s: {status.chunks_written} chunks written, "
-        f"{status.chunks_removed} outdated removed, {store.count_documents()} in the store."
+        f"{status.chunks_removed} outdated removed, {indexer.document_store.count_documents()} in the store."
     )
     return 0
 

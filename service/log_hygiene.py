@@ -3,7 +3,7 @@
 - Hayhooks logs `Running pipeline '…' | params={…}` with the whole validated request body
   (`hayhooks.server.utils.deploy_utils.create_run_endpoint_handler`, `log.bind(params=payload)`), before our
   validation runs: a 10 MB question put 10 MB into the log, every question and posted release landed there.
-  A loguru patcher replaces `params` with the body's size and hash (`service.gate.body_summary`).
+  A loguru patcher replaces `params` with the body's size and hash (`service.http.gate.body_summary`).
 - Every message and every bound value is cut to `MAX_LINE_CHARS`, exception messages too.
 - Standard-library logging (Haystack, our modules) goes through the same loguru sink, WARNING and up, so the
   same bounds hold; by default those records went to Python's last-resort stderr handler, unbounded.
@@ -22,8 +22,8 @@ from typing import Any
 from hayhooks.server.logger import formatter as hayhooks_format
 from loguru import logger as log
 
-from service.gate import body_summary
-from service.validation import limited_repr
+from service.http.gate import body_summary
+from service.http.validation import limited_repr
 
 LOG_LEVEL_ENV = "HAYHOOKS_LOG_LEVEL"
 MAX_LINE_CHARS = 2000

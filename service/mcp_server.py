@@ -2,12 +2,12 @@
 
 Two read-only tools, with typed inputs and outputs (JSON Schema from the pydantic models below):
 - `search_press_releases`: ranked passages with release file, title and dates (search.yml);
-- `ask_press_releases`: an answer citing [n], with the cited sources (the `/ask/run` answerer).
+- `ask_press_releases`: an answer citing [n], with the cited sources (what `/ask/run` answers).
 
 Built on Hayhooks' MCP support: `hayhooks.server.utils.mcp_utils.create_starlette_app` supplies the
 transport (the MCP SDK's stateless streamable-HTTP session manager and its lifespan), whose `/mcp`
 endpoint is mounted here and whose lifespan runs inside the service's; the read token is checked by
-`service.gate`, as for every route.
+`service.http.gate`, as for every route.
 Hayhooks' own tool server (`create_mcp_server`, what `hayhooks mcp run` serves) is not used: it lists
 every pipeline under its pipeline name with its REST input (the index pipeline too) and adds its
 deploy/undeploy/status tools (deploy loads code; the REST service removed those routes for that reason).
@@ -25,15 +25,15 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from hayhooks.server.pipelines.registry import registry
 from hayhooks.server.utils.mcp_utils import create_starlette_app
 from mcp import types
 from mcp.server.lowlevel import Server
 from pydantic import BaseModel, Field, ValidationError
 from starlette.routing import Mount, Route
 
-from service import runtime
 from service.citations import cited_sources, source_entry
-from service.validation import MAX_QUERY_CHARS, clean_query
+from service.http.validation import MAX_QUERY_CHARS
 
 MCP_PATH = "/mcp"
 SERVER_NAME = "telekom-press-releases"
@@ -99,21 +99,30 @@ def _year_filter(year: int | None) -> dict[str, Any] | None:
     return None if year is None else {"field": "meta.year", "operator": "==", "value": year}
 
 
+def _pipeline(name: str) -> Any:
+    """The deployed pipeline wrapper `name`: the tools run what /search/run and /ask/run run."""
+    wrapper = registry.get(name)
+    if wrapper is None:
+        raise RuntimeError(f"The {name} pipeline is not deployed.")
+    return wrapper
+
+
 async def search_press_releases(arguments: SearchInput) -> SearchOutput:
     # the search pipeline is synchronous: in a worker thread, as Hayhooks runs /search/run
-    documents, timings = await run_in_threadpool(
-        runtime.searcher().search, clean_query(arguments.query), arguments.top_k, _year_filter(arguments.year))
+    reply = await run_in_threadpool(
+        _pipeline("search").run_api, query=arguments.query, top_k=arguments.top_k, filters=_year_filter(arguments.year))
     passages = []
-    for rank, document in enumerate(documents, start=1):
-        entry = source_entry(rank, {"content": document.content, "meta": document.meta})
+    for rank, document in enumerate(reply["documents"], start=1):
+        entry = source_entry(rank, document)
         del entry["number"]
-        passages.append(Passage(rank=rank, score=document.score, **entry))
-    return SearchOutput(passages=passages, timings_ms=timings)
+        passages.append(Passage(rank=rank, score=document["score"], **entry))
+    return SearchOutput(passages=passages, timings_ms=reply["timings_ms"])
 
 
 async def ask_press_releases(arguments: AskInput) -> AskOutput:
     # as /ask/run: waiting for the LLM holds no thread, and the deadline cancels it
-    reply = await runtime.answerer().aanswer(clean_query(arguments.question), arguments.top_k, _year_filter(arguments.year))
+    reply = await _pipeline("ask").run_api_async(query=arguments.question, top_k=arguments.top_k,
+                                                 filters=_year_filter(arguments.year))
     return AskOutput(
         answer=reply["answer"], mode=reply["mode"], warning=reply.get("warning"),
         sources=cited_sources(reply["answer"], reply.get("documents") or []), timings_ms=reply["timings_ms"],

@@ -1,16 +1,23 @@
 """Loading the YAML pipelines: where they live, the store profile merged into them, and their declared interface."""
 
 import copy
+import importlib
 import os
-from collections import defaultdict
-from dataclasses import dataclass
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
-from haystack import Pipeline
+from fastapi import HTTPException
+from haystack import Pipeline, SuperComponent
+from haystack.core.errors import PipelineRuntimeError
+from haystack.core.serialization import DeserializationCallbacks
+from haystack.errors import FilterError
 
-from service.timings import instrument
+from service.timings import collect_timings, instrument, record
 
 # Custom components in YAML must be allowed explicitly (Haystack 3 deserializes only allowlisted modules).
 ALLOWED_MODULES = ["haystack.*", "haystack_integrations.*", "components.*"]
@@ -41,6 +48,16 @@ def stores_dir() -> Path:
     return Path(os.environ.get("PRESSQA_STORES_DIR") or REPO_ROOT / "stores").resolve()
 
 
+def room_module(room: str, module: str) -> ModuleType:
+    """`pipelines/<room>/<module>.py` imported as Hayhooks imports a room (its folder as the package `<room>`,
+    so the room's relative imports work), for code outside the server: the CLI, scripts, tests, the notebook."""
+    if room not in sys.modules:
+        from hayhooks.server.utils.module_loader import load_pipeline_module
+
+        load_pipeline_module(room, pipelines_dir() / room)
+    return importlib.import_module(f"{room}.{module}")
+
+
 def pipeline_file(folder: str, name: str) -> Path:
     """`pipelines/<folder>/<name>.yml`."""
     return pipelines_dir() / folder / f"{name}.yml"
@@ -69,50 +86,39 @@ def pipeline_spec(folder: str, name: str, store: str | None = None) -> dict[str,
     return spec
 
 
-@dataclass
-class DeclaredPipeline:
-    """A pipeline with the `inputs:`/`outputs:` its YAML declares (the same keys Hayhooks reads).
-
-    Callers pass and receive those names only, so a YAML can rename or swap components (e.g. for
-    Elasticsearch retrievers) without a change of Python.
-    """
-
-    pipeline: Pipeline
-    inputs: dict[str, list[str]]
-    outputs: dict[str, str]
-
-    def run(self, **values: Any) -> dict[str, Any]:
-        """Run with declared input names; return the declared outputs."""
-        return self._outputs(self.pipeline.run(self._data(values), include_outputs_from=self._sources()))
-
-    async def run_async(self, **values: Any) -> dict[str, Any]:
-        """`run` on the event loop: components with `run_async` (the OpenAI generator) are awaited, so a
-        cancelled task ends their request."""
-        return self._outputs(await self.pipeline.run_async(self._data(values), include_outputs_from=self._sources()))
-
-    def _data(self, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        data: dict[str, dict[str, Any]] = defaultdict(dict)
-        for name, value in values.items():
-            for target in self.inputs[name]:
-                component, socket = target.split(".", 1)
-                data[component][socket] = value
-        return dict(data)
-
-    def _sources(self) -> set[str]:
-        return {target.split(".", 1)[0] for target in self.outputs.values()}
-
-    def _outputs(self, result: dict[str, Any]) -> dict[str, Any]:
-        return {name: result[target.split(".", 1)[0]][target.split(".", 1)[1]] for name, target in self.outputs.items()}
-
-
 def spec_yaml(spec: dict[str, Any]) -> str:
     """A merged spec as YAML for `Pipeline.loads`, components in their written order."""
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
 
 
-def load_pipeline(folder: str, name: str) -> DeclaredPipeline:
-    """Deserialize `pipeline_spec(folder, name)`, with stage timing on every component (see service.timings)."""
+def load_pipeline(folder: str, name: str, overrides: Callable[[str, type, dict[str, Any]], None] | None = None) -> SuperComponent:
+    """`pipeline_spec(folder, name)` as a SuperComponent: called with the names the YAML's `inputs:` declare, it
+    returns those its `outputs:` declare (the keys Hayhooks reads too), so a YAML can rename or swap components
+    without a change of Python. Every component's run is timed (see service.timings).
+
+    :param overrides: Haystack's `component_pre_init` deserialization callback, `(name, class, init_params)`,
+        for settings that come from the environment at start (e.g. the LLM's model).
+    """
     spec = pipeline_spec(folder, name)
-    pipeline = instrument(Pipeline.loads(spec_yaml(spec), allowed_modules=ALLOWED_MODULES))
+    callbacks = DeserializationCallbacks(component_pre_init=overrides) if overrides else None
+    pipeline = instrument(Pipeline.loads(spec_yaml(spec), allowed_modules=ALLOWED_MODULES, callbacks=callbacks))
     inputs = {k: v if isinstance(v, list) else [v] for k, v in (spec.get("inputs") or {}).items()}
-    return DeclaredPipeline(pipeline=pipeline, inputs=inputs, outputs=dict(spec.get("outputs") or {}))
+    outputs = {target: name for name, target in (spec.get("outputs") or {}).items()}
+    return SuperComponent(pipeline=pipeline, input_mapping=inputs, output_mapping=outputs)
+
+
+def run_timed(pipeline: SuperComponent, total_stage: str, **inputs: Any) -> dict[str, Any]:
+    """`pipeline.run(**inputs)` with `timings_ms` (each component's ms, and the whole run as `total_stage`).
+
+    Well-formed filters the store cannot apply (a string compared with '>' to a number) answer 422, not 500.
+    """
+    with collect_timings() as timings:
+        started = time.perf_counter()
+        try:
+            result = pipeline.run(**inputs)
+        except PipelineRuntimeError as error:
+            if isinstance(error.__cause__, FilterError):
+                raise HTTPException(status_code=422, detail=f"Malformed filters: {error.__cause__}") from None
+            raise
+        record(total_stage, started)
+    return {**result, "timings_ms": dict(timings)}

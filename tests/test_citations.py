@@ -1,10 +1,13 @@
-"""The cited-source helpers of the chat endpoint and MCP (service/citations.py, service/chat.py), on small inputs."""
+"""The cited-source helpers of the chat endpoint and MCP (service/citations.py, pipelines/ask/chat.py), on small inputs."""
 
 import pytest
 from fastapi import HTTPException
 
-from service.chat import open_webui_source_event, question_of
 from service.citations import answer_trailer, cited_numbers, cited_sources, sources_text
+from service.pipelines import room_module
+
+_chat = room_module("ask", "chat")  # pipelines/ask/chat.py
+open_webui_source_event, question_of = _chat.open_webui_source_event, _chat.question_of
 
 
 def doc(file: str, title: str, dates: list[str] | None = None, year: int | None = None, text: str = "passage") -> dict:

@@ -25,7 +25,9 @@ from service_process import CORPUS, REPO, ServiceProcess
 
 from components.elasticsearch_store import EnvElasticsearchDocumentStore
 from service import pipelines as service_pipelines
-from service.pipelines import ALLOWED_MODULES, DeclaredPipeline, pipeline_spec, spec_yaml
+from haystack import SuperComponent
+
+from service.pipelines import ALLOWED_MODULES, pipeline_spec, spec_yaml
 from service.releases import get_release, list_releases
 
 TEMPLATE_FILE = REPO / "docker" / "elasticsearch" / "index-template.json"
@@ -302,7 +304,7 @@ def corpus_subset(tmp_path_factory) -> tuple[Path, str]:
     return folder, "g1.txt"
 
 
-def _pipeline(folder: str, index: str) -> DeclaredPipeline:
+def _pipeline(folder: str, index: str) -> SuperComponent:
     """The committed ES pipeline, pointed at `index`."""
     text = _es_yaml(folder)
     assert text.count("index: press-releases\n") == len(STORE_COMPONENTS[folder])
@@ -311,7 +313,7 @@ def _pipeline(folder: str, index: str) -> DeclaredPipeline:
     pipeline = Pipeline.loads(text, allowed_modules=ALLOWED_MODULES)
     pipeline.warm_up()
     inputs = {k: v if isinstance(v, list) else [v] for k, v in spec["inputs"].items()}
-    return DeclaredPipeline(pipeline=pipeline, inputs=inputs, outputs=spec["outputs"])
+    return SuperComponent(pipeline=pipeline, input_mapping=inputs, output_mapping={v: k for k, v in spec["outputs"].items()})
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """LLM faults degrade (issue #5): whatever the LLM does, /ask answers with the extractive answer and a warning,
-within the service's deadline (PRESSQA_ANSWER_TIMEOUT, service/answering.py), and never shows the API key.
+within the service's deadline (PRESSQA_ANSWER_TIMEOUT, pipelines/ask/answering.py), and never shows the API key.
 
 One service in LLM mode points at a fixed loopback port; each test puts a different LLM there: the stand-in
 (scripts/llm_standin.py) with a fault for every request (`--fault`: the service does not forward headers, so

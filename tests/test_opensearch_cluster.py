@@ -25,7 +25,7 @@ import yaml
 from haystack import Pipeline
 from service_process import CORPUS, INDEX_TOKEN, REPO, ServiceProcess, free_port
 
-from service.indexing import Indexer
+from service.pipelines import room_module
 from service.pipelines import ALLOWED_MODULES, pipeline_spec, spec_yaml
 
 pytestmark = pytest.mark.opensearch
@@ -166,7 +166,7 @@ def test_reindexing_changes_nothing(os_env, os_service, test_index, corpus_dir, 
     names = [f.name for f in files]
     before_ids = {d.id for d in store.filter_documents({"field": "meta.file_path", "operator": "in", "value": names})}
     count = _count(index)
-    result = pipeline.run({"converter": {"sources": [Indexer.with_hash(f) for f in files]}})["writer"]  # as indexed
+    result = pipeline.run({"converter": {"sources": [room_module("index", "indexing").Indexer.with_hash(f) for f in files]}})["writer"]  # as indexed
     assert result["documents_removed"] == 0 and result["documents_written"] == len(before_ids)
     after_ids = {d.id for d in store.filter_documents({"field": "meta.file_path", "operator": "in", "value": names})}
     assert after_ids == before_ids and _count(index) == count

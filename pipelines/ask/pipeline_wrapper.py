@@ -1,25 +1,43 @@
-"""POST /ask/run and the OpenAI-compatible /v1/chat/completions (model "ask"): answers with citations and sources.
+"""The ask room: POST /ask/run, POST /ask/stream (Server-Sent Events, for the page) and the OpenAI-compatible
+/v1/chat/completions (model "ask"), answers with citations and sources.
 
-The answer is search.yml's ranked chunks passed to generate.yml (LLM, when OPENAI_API_KEY is set) or
-extract.yml (extractive, the default without a key); see service/answering.py."""
+The flow is answering.py: search.yml's ranked chunks passed to generate.yml (LLM, when OPENAI_API_KEY is set)
+or extract.yml (extractive, the default without a key), with the deadline and the fallback. The token check is
+service.http.gate's, for every route."""
 
-from collections.abc import Iterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 from fastapi_openai_compat import ChatCompletion
 from hayhooks import BasePipelineWrapper
+from pydantic import BaseModel, Field
 
-from service import runtime
-from service.chat import chat_completion, question_of
-from service.validation import check_filters, check_top_k, clean_query
+from service.http.validation import check_filters, check_top_k, clean_query
+
+from .answering import Answerer
+from .chat import chat_completion, question_of
 
 MAX_TOP_K = 20
 
 
+class AskRequest(BaseModel):
+    """Body of POST /ask/stream (the same fields as /ask/run)."""
+
+    query: str = Field(description="The question.")
+    top_k: int = Field(default=5, description="How many chunks to retrieve and cite (1-20).")
+    filters: dict[str, Any] | None = Field(default=None, description="Haystack metadata filters, e.g. on meta.year.")
+
+
 class PipelineWrapper(BasePipelineWrapper):
     def setup(self) -> None:
-        answerer = runtime.answerer()
-        self.pipeline = (answerer.generate or answerer.extract).pipeline
+        self.answerer = Answerer()
+        self.pipeline = (self.answerer.generate or self.answerer.extract).pipeline
+        # served beside /ask/run by the app shell (service/shell.py adds every room's `routes`)
+        self.routes = APIRouter(tags=["service"])
+        self.routes.add_api_route("/ask/stream", self.ask_stream, methods=["POST"])
 
     async def run_api_async(self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None) -> dict:
         """
@@ -29,9 +47,36 @@ class PipelineWrapper(BasePipelineWrapper):
         :param top_k: How many chunks to retrieve and cite (1-20).
         :param filters: Optional Haystack metadata filters, e.g. on meta.year.
         """
-        # async: waiting for the LLM holds no worker thread (the token check is service.gate's, for every route)
-        return await runtime.answerer().aanswer(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
+        # async: waiting for the LLM holds no worker thread
+        return await self.answerer.aanswer(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
 
     def run_chat_completion(self, model: str, messages: list[dict], body: dict) -> ChatCompletion | Iterator[ChatCompletion]:
-        """Answer the last user message with its cited sources and, when it fell back, a note (service/chat.py)."""
-        return chat_completion(model, question_of(messages), stream=bool(body.get("stream")))
+        """Answer the last user message with its cited sources and, when it fell back, a note (chat.py)."""
+        return chat_completion(self.answerer, model, question_of(messages), stream=bool(body.get("stream")))
+
+    async def ask_stream(self, body: AskRequest) -> StreamingResponse:
+        """The answer as Server-Sent Events: `sources`, `delta`…, `done` (or `error`)."""
+        events = self.answerer.astream(clean_query(body.query), check_top_k(body.top_k, MAX_TOP_K), check_filters(body.filters))
+        # Run the search before the status line goes out: its errors (e.g. a filter the store rejects)
+        # then get their 4xx instead of an in-band error event.
+        first = await anext(events)
+        return StreamingResponse(_sse(first, events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    def health(self) -> dict[str, Any]:
+        """This room's part of /health."""
+        return {"answer_mode": self.answerer.mode, "llm_model": self.answerer.llm_model}
+
+
+def _event(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _sse(first: tuple[str, dict], events: AsyncIterator[tuple[str, dict]]) -> AsyncIterator[str]:
+    try:
+        yield _event(*first)
+        async for event, data in events:
+            yield _event(event, data)
+    except Exception as error:  # the stream has started: report in-band, the status line is already sent
+        yield _event("error", {"detail": f"{type(error).__name__}: {error}"})
+    finally:
+        await events.aclose()  # a client that went away ends the LLM request too

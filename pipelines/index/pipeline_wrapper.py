@@ -1,17 +1,28 @@
-"""POST /index/run: index releases posted as text (pipelines/index/index.yml). Needs the index token
-(checked with the body limit before the body is read, by service.gate.RequestGate)."""
+"""The index room: POST /index/run (releases posted as text) and POST /index/files (multipart uploads) through
+index.yml, and, once the service is up, the corpus folder's missing or changed releases (indexing.py).
+Both routes need the index token, checked with the body limit before the body is read (service.http.gate)."""
 
-from fastapi import HTTPException
+from typing import Any
+
+from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from hayhooks import BasePipelineWrapper
 
 from components.index_file import IndexNotSavedError
-from service import runtime
-from service.uploads import ReleaseText, check_batch
+from service import workers
+from service.http.uploads import MAX_REQUEST_BYTES, ReleaseText, check_batch
+
+from .indexing import Indexer
 
 
 class PipelineWrapper(BasePipelineWrapper):
     def setup(self) -> None:
-        self.pipeline = runtime.indexer().pipeline.pipeline
+        self.indexer = Indexer()
+        self.pipeline = self.indexer.pipeline.pipeline
+        self.document_store = self.indexer.document_store  # what /releases and /health read (service/shell.py)
+        # served beside /index/run by the app shell (service/shell.py adds every room's `routes`)
+        self.routes = APIRouter(tags=["service"])
+        self.routes.add_api_route("/index/files", self.index_files, methods=["POST"])
 
     def run_api(self, texts: list[ReleaseText]) -> dict:
         """
@@ -23,16 +34,38 @@ class PipelineWrapper(BasePipelineWrapper):
         # "surrogatepass": an unpaired surrogate (a valid JSON escape) becomes bytes that are not UTF-8,
         # which check_batch refuses with 422 instead of the encoder failing with 500
         releases = check_batch([(t.name, t.content.encode("utf-8", "surrogatepass")) for t in texts])
-        indexer = runtime.indexer()
+        return self._index(releases, "REST")
+
+    async def index_files(self, files: list[UploadFile] = File(...)) -> dict:
+        """Index uploaded .txt releases (multipart `files`); needs the index token."""
+        items = [(upload.filename or "", await upload.read(MAX_REQUEST_BYTES + 1)) for upload in files]
+        releases = check_batch(items)
+        return await run_in_threadpool(self._index, releases, "upload")
+
+    def _index(self, releases: list[tuple[str, str]], label: str) -> dict:
         try:
-            status = indexer.index(indexer.texts_to_sources(releases), label="REST")
+            status = self.indexer.index(self.indexer.texts_to_sources(releases), label=label)
         except IndexNotSavedError as error:
             # 507 when the disk is full (503 otherwise): the index, on disk and in memory, is unchanged
-            raise HTTPException(status_code=507 if error.errno in (28, 122) else 503,
+            raise HTTPException(status_code=507 if error.errno in (28, 122) else 503,  # ENOSPC, EDQUOT
                                 detail=f"{error.strerror} Nothing was indexed; the index is unchanged.") from error
         return {
             "files": status.files_done,
             "chunks_written": status.chunks_written,
             "chunks_removed": status.chunks_removed,
-            "documents_in_store": runtime.document_store().count_documents(),
+            "documents_in_store": self.document_store.count_documents(),
         }
+
+    def after_deploy(self) -> None:
+        """Called by the app shell once every pipeline is deployed: index what the corpus folder adds."""
+        self.indexer.index_corpus_at_start()
+
+    def health(self) -> dict[str, Any]:
+        """This room's part of /health: documents, index version, problems and completeness, indexing progress."""
+        store = self.document_store
+        indexing = self.indexer.status.as_json()
+        if not indexing["running"]:
+            indexing = workers.indexing_elsewhere() or indexing
+        index: dict[str, Any] = {"version": getattr(store, "version", None), "problems": getattr(store, "problems", [])}
+        index.update(self.indexer.completeness())
+        return {"documents": store.count_documents(), "index": index, "store": type(store).__name__, "indexing": indexing}

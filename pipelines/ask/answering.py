@@ -1,5 +1,6 @@
-"""The answering service: search, then an LLM answer (pipelines/ask/generate.yml) or an extractive one
-(pipelines/ask/extract.yml), streamed as events; LLM faults fall back to the extractive answer."""
+"""The ask flow: search.yml's ranked chunks (the search pipeline as a sub-pipeline), then an LLM answer
+(generate.yml) or an extractive one (extract.yml), streamed as events. What YAML cannot say lives here: the
+deadline, streaming, and the fallback to the extractive answer when the LLM fails or is late."""
 
 import asyncio
 import concurrent.futures
@@ -18,11 +19,11 @@ from haystack.dataclasses import StreamingChunk
 
 from components.extractive_answerer import NOT_FOUND
 from service.documents import document_to_json
-from service.pipelines import load_pipeline
-from service.search import Searcher
+from service.pipelines import load_pipeline, run_timed
 from service.timings import collect_timings
 
 Event = tuple[str, dict[str, Any]]
+LLM_COMPONENT = "llm"  # generate.yml's chat generator
 
 
 def llm_configured() -> bool:
@@ -36,23 +37,35 @@ def answer_deadline() -> float:
 
 
 class Answerer:
-    """Answers a question from the press releases, citing the ranked chunks as [1], [2] …"""
+    """Answers a question from the press releases, citing the ranked chunks as [1], [2] …
 
-    def __init__(self, searcher: Searcher) -> None:
-        self.searcher = searcher
+    ```python
+    answerer = Answerer()
+    reply = answerer.answer("What does the T Tablet cost?", top_k=5, filters=None)
+    reply["answer"], reply["mode"], reply["documents"]
+    ```
+    """
+
+    def __init__(self) -> None:
+        self.search = load_pipeline("search", "search")
+        self.search.warm_up()
         self.extract = load_pipeline("ask", "extract")
         self.generate = None
         self.llm_model: str | None = None  # the chat model answers come from; None in extractive mode
         if llm_configured():
-            self.generate = load_pipeline("ask", "generate")
-            llm = next(c for _, c in self.generate.pipeline.walk() if hasattr(c, "model"))
-            llm.model = os.environ.get("PRESSQA_LLM_MODEL", "").strip() or llm.model
-            self.llm_model = llm.model
-            # the client's own timeout never outlasts the answer it serves (a backstop: the deadline cancels it)
-            if hasattr(llm, "timeout"):
-                llm.timeout = min(llm.timeout or answer_deadline(), answer_deadline())
-            self.generate.pipeline.warm_up()
+            self.generate = load_pipeline("ask", "generate", overrides=self._llm_settings)
+            self.generate.warm_up()
             self._llm_loop = _LlmLoop()
+
+    def _llm_settings(self, name: str, component_class: type, init_params: dict[str, Any]) -> None:
+        """Deserialization callback for generate.yml: PRESSQA_LLM_MODEL replaces the chat model, and the
+        client's own timeout never outlasts the answer it serves (a backstop: the deadline cancels it)."""
+        if name != LLM_COMPONENT:
+            return
+        init_params["model"] = os.environ.get("PRESSQA_LLM_MODEL", "").strip() or init_params["model"]
+        self.llm_model = init_params["model"]
+        if "timeout" in init_params:
+            init_params["timeout"] = min(init_params["timeout"] or answer_deadline(), answer_deadline())
 
     @property
     def mode(self) -> str:
@@ -87,7 +100,7 @@ class Answerer:
         """
         started = time.perf_counter()
         deadline = started + answer_deadline()
-        found = self.searcher.run(query, top_k, filters)
+        found = self._search(query, top_k, filters)
         documents, timings, interpreted = found["documents"], found["timings_ms"], found.get("interpreted_filters") or {}
         yield "sources", _sources_event(documents, self.mode, interpreted)
 
@@ -111,7 +124,7 @@ class Answerer:
         client that goes away) cancels its request."""
         started = time.perf_counter()
         deadline = started + answer_deadline()
-        found = await run_in_threadpool(self.searcher.run, query, top_k, filters)
+        found = await run_in_threadpool(self._search, query, top_k, filters)
         documents, timings, interpreted = found["documents"], found["timings_ms"], found.get("interpreted_filters") or {}
         yield "sources", _sources_event(documents, self.mode, interpreted)
 
@@ -130,6 +143,9 @@ class Answerer:
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
         yield "done", _done_event(answer, mode, warning, timings, usage, interpreted, outcome)
+
+    def _search(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
+        return run_timed(self.search, "search_total", query=query, top_k=top_k, filters=filters)
 
     def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> str:
         with collect_timings() as extract_timings:

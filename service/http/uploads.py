@@ -6,10 +6,10 @@ import re
 from fastapi import HTTPException
 from pydantic import BaseModel
 
-from service.validation import excerpt
+from service.http.validation import excerpt
 
 MAX_FILE_BYTES = int(os.environ.get("PRESSQA_MAX_FILE_BYTES", 1_000_000))
-# Also the body limit of the index routes, checked before the body is read (service.gate.RequestGate).
+# Also the body limit of the index routes, checked before the body is read (service.http.gate.RequestGate).
 MAX_REQUEST_BYTES = int(os.environ.get("PRESSQA_MAX_REQUEST_BYTES", 20_000_000))
 MAX_FILES = 500
 # matched whole (fullmatch): with `$`, "103.txt\n" passed and became a second "103.txt" on the page

@@ -1,7 +1,7 @@
 """The OpenAI-compatible chat endpoint (`POST /v1/chat/completions`, model "ask"): answers with their sources.
 
-Hayhooks serves the route and calls `run_chat_completion` of pipelines/ask/pipeline_wrapper.py, which hands
-over to `chat_completion` here. What a chat client gets, streamed or not (docs/api.md has the shapes):
+Hayhooks serves the route and calls `run_chat_completion` of pipeline_wrapper.py, which hands over to
+`chat_completion` here. What a chat client gets, streamed or not (docs/api.md has the shapes):
 - the message text: the answer with its [n] citations, then a visible note when the answer fell back to
   the extractive one, then the cited sources as a short numbered list (title, file, date);
 - machine-readable, on the completion (or the last stream chunk): `sources` (the cited sources, each with
@@ -18,15 +18,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from fastapi.routing import APIRoute
-from fastapi_openai_compat import ChatCompletion, Choice, Message, create_models_router
-from hayhooks import BasePipelineWrapper, get_last_user_message
-from hayhooks.server.pipelines.registry import registry
+from fastapi import HTTPException
+from fastapi_openai_compat import ChatCompletion, Choice, Message
+from hayhooks import get_last_user_message
 
-from service import runtime
 from service.citations import answer_trailer, cited_sources, source_entry
-from service.validation import clean_query
+from service.http.validation import clean_query
+
+from .answering import Answerer
 
 TOP_K = 5  # the /ask/run default: five cited chunks fit a chat answer
 
@@ -41,12 +40,12 @@ def question_of(messages: list[dict]) -> str:
     return clean_query(question)
 
 
-def chat_completion(model: str, question: str, stream: bool) -> ChatCompletion | Iterator[ChatCompletion]:
+def chat_completion(answerer: Answerer, model: str, question: str, stream: bool) -> ChatCompletion | Iterator[ChatCompletion]:
     """The answer as one `chat.completion`, or as a generator of `chat.completion.chunk`s when `stream`.
 
     The search runs before this returns, so that its errors get their HTTP status, not a broken stream.
     """
-    events = runtime.answerer().stream(question, TOP_K, None)
+    events = answerer.stream(question, TOP_K, None)
     _, first = next(events)  # "sources": the ranked chunks the answer will cite
     reply = _Reply(model, first["documents"])
     if not stream:
@@ -124,31 +123,3 @@ def open_webui_source_event(number: int, document: dict[str, Any]) -> dict[str, 
             "metadata": [{"source": name, "name": name, "file": source["file"], "date": source["date"]}],
         },
     }
-
-
-def chat_model_names() -> list[str]:
-    """The deployed pipelines that can chat, i.e. implement `run_chat_completion`: `ask` (not search, index)."""
-    return [
-        name for name in registry.get_names()
-        if isinstance(wrapper := registry.get(name), BasePipelineWrapper)
-        and (wrapper._is_run_chat_completion_implemented or wrapper._is_run_chat_completion_async_implemented)
-    ]
-
-
-def offer_only_chat_models(app: FastAPI) -> None:
-    """Serve `GET /v1/models` and `GET /models` listing only the chat model, ahead of Hayhooks' own
-    (which lists every deployed pipeline) and in its place in the OpenAPI schema."""
-    router = create_models_router(list_models=chat_model_names, owned_by="hayhooks", tags=["openai"])
-    ours = list(router.routes)
-    paths = {route.path for route in ours}
-    _hide_from_schema(app.router.routes, paths)
-    app.router.routes = ours + list(app.router.routes)
-
-
-def _hide_from_schema(routes: list, paths: set[str]) -> None:
-    for route in routes:
-        if isinstance(route, APIRoute) and route.path in paths:
-            route.include_in_schema = False
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            _hide_from_schema(inner.routes, paths)

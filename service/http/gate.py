@@ -6,7 +6,7 @@ in a handler. Access is deny-by-default: a path needs the read token (when PRESS
 `OPEN_PATHS` lists it; paths under `INDEX_PREFIX` need the index token.
 
 For each request, in order, before the app sees it:
-1. the token (401/403, see `service.auth`) — from the headers alone;
+1. the token (401/403, see `service.http.auth`) — from the headers alone;
 2. the declared `Content-Length` against the route's limit (413);
 3. the body, read here and counted as it streams in (chunked bodies too), 413 as soon as it passes the limit;
 4. for JSON bodies: no `NaN`, `Infinity` or number too large for a double (422); FastAPI would accept them
@@ -33,7 +33,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.auth import Refusal, index_token_refusal, read_token_refusal
+from service.http.auth import Refusal, index_token_refusal, read_token_refusal
 
 # Paths any caller may fetch without the read token: the load balancer's health check and the page (which
 # holds no data and asks for the token itself). Everything else needs the read token when one is set.

@@ -1,6 +1,6 @@
 """Bearer tokens: writes to the index need PRESSQA_INDEX_TOKEN; reads need PRESSQA_READ_TOKEN if one is set.
 
-The checks run in one place for every route, `service.gate.RequestGate`, before a request's body is read;
+The checks run in one place for every route, `service.http.gate.RequestGate`, before a request's body is read;
 this module says what a request must carry and what it is told when it does not.
 """
 

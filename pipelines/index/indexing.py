@@ -1,6 +1,8 @@
-"""The ingestion service: runs pipelines/index/index.yml over files or posted texts, one batch at a time."""
+"""Indexing: index.yml over files or posted texts, one batch at a time, and at start what the corpus folder
+holds that the index does not (missing or changed releases, found by a content hash in the chunks' meta)."""
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -11,18 +13,31 @@ from pathlib import Path
 
 import torch
 from haystack.dataclasses import ByteStream
+from haystack.document_stores.types import DocumentStore
 
 from components.index_file import IndexNotSavedError
 from service import workers
-from service.pipelines import load_pipeline
+from service.pipelines import REPO_ROOT, load_pipeline
+
+logger = logging.getLogger(__name__)
 
 # Chunk meta naming the SHA-256 of the release text it came from: start-up indexing compares it with
 # the files on disk to find releases missing or changed (e.g. after a kill mid-indexing).
 CONTENT_HASH_FIELD = "content_sha256"
 
 
+# A store without a version (a search cluster) is read whole to know what it holds: /health does that at most
+# this often, so a health check every second does not scan the cluster every second.
+_CLUSTER_SCAN_SECONDS = 30.0
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def corpus_dir() -> Path:
+    """PRESS_RELEASES_DIR (default `data/press-releases/`), the folder indexed at start."""
+    return Path(os.environ.get("PRESS_RELEASES_DIR") or REPO_ROOT / "data" / "press-releases")
 
 
 @dataclass
@@ -64,8 +79,10 @@ class Indexer:
 
     def __post_init__(self) -> None:
         self.pipeline = load_pipeline("index", "index")
-        self.pipeline.pipeline.warm_up()
+        self.pipeline.warm_up()
         self._lock = threading.Lock()
+        self._disk_hashes: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._indexed: dict = {}
 
     def index(
         self, sources: Sequence[Path | ByteStream], label: str = "", on_batch: Callable[[int], None] | None = None
@@ -102,9 +119,9 @@ class Indexer:
             return self.status
 
     @property
-    def document_store(self):
-        """The store the index pipeline writes to."""
-        return next(c.document_store for _, c in self.pipeline.pipeline.walk() if hasattr(c, "document_store"))
+    def document_store(self) -> DocumentStore:
+        """The store index.yml's `writer` writes to (the store profile sets it)."""
+        return self.pipeline.pipeline.get_component("writer").document_store
 
     def wait_until_served(self) -> bool:
         """Return once every worker serves what this job wrote (bounded), so a reply means visible everywhere."""
@@ -133,6 +150,85 @@ class Indexer:
     def texts_to_sources(texts: Sequence[tuple[str, str]]) -> list[ByteStream]:
         """(name, content) pairs as ByteStreams whose meta names the release like a file would."""
         return [ByteStream.from_string(content, meta={"file_path": name}) for name, content in texts]
+
+    # What the index holds against what the corpus folder holds (start-up indexing and /health).
+
+    def _hash_on_disk(self, path: Path) -> str:
+        """The file's content hash, recomputed only when its size or mtime changed (/health calls this)."""
+        st = path.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._disk_hashes.get(path)
+        if cached is None or cached[0] != key:
+            cached = (key, content_hash(path.read_bytes()))
+            self._disk_hashes[path] = cached
+        return cached[1]
+
+    def _indexed_hashes(self, max_age: float = 0.0) -> dict[str, set]:
+        """Release name -> content hashes of its chunks, recomputed when the index version changes (or, for a
+        store without versions, when the last scan is older than `max_age` seconds)."""
+        store = self.document_store
+        version = getattr(store, "version", None)
+        stale = time.monotonic() - self._indexed.get("at", float("-inf")) >= max_age
+        if (version is None and stale) or self._indexed.get("version") != version:
+            indexed: dict[str, set] = {}
+            for doc in store.filter_documents():
+                name = doc.meta.get("file_path")
+                if name is not None:
+                    indexed.setdefault(name, set()).add(doc.meta.get(CONTENT_HASH_FIELD))
+            self._indexed = {"version": version, "indexed": indexed, "at": time.monotonic()}
+        return self._indexed["indexed"]
+
+    def corpus_difference(self, folder: Path | None = None, max_age: float = 0.0) -> tuple[list[Path], list[Path]]:
+        """(missing, changed): files of the corpus folder not in the index, and those whose text differs from
+        what was indexed (a release with chunks of several texts, e.g. after a crash, counts as changed)."""
+        folder = folder or corpus_dir()
+        indexed = self._indexed_hashes(max_age)
+        missing, changed = [], []
+        for path in sorted(folder.glob("*.txt")):
+            hashes = indexed.get(path.name)
+            if hashes is None:
+                missing.append(path)
+            elif hashes != {self._hash_on_disk(path)}:
+                changed.append(path)
+        return missing, changed
+
+    def completeness(self) -> dict:
+        """For /health: is every release of the corpus folder indexed as it is on disk?"""
+        folder = corpus_dir()
+        missing, changed = self.corpus_difference(folder, max_age=_CLUSTER_SCAN_SECONDS)
+        return {"complete": not missing and not changed, "folder": str(folder), "missing": len(missing), "changed": len(changed)}
+
+    def index_corpus_at_start(self) -> threading.Thread | None:
+        """Index, in the background, what is missing or changed in `corpus_dir()`; searches work meanwhile.
+
+        Runs in one worker only. Idempotent: after a kill mid-indexing the next start resumes with the
+        releases not yet indexed. PRESSQA_INDEX_AT_START=0 turns this off (service replicas of a shared
+        store leave indexing to one job).
+        """
+        folder = corpus_dir()
+        if os.environ.get("PRESSQA_INDEX_AT_START", "1") == "0":
+            return None
+        if not any(folder.glob("*.txt")):
+            if self.document_store.count_documents() == 0:
+                logger.warning("The index is empty and %s holds no .txt files: nothing to index at start.", folder)
+            return None
+        if not workers.win_startup_indexing():
+            return None
+        missing, changed = self.corpus_difference(folder)
+        if not missing and not changed:
+            logger.info("The index holds every release of %s as it is on disk: nothing to index at start.", folder)
+            return None
+        logger.info("Indexing at start: %d releases missing, %d changed in %s", len(missing), len(changed), folder)
+
+        def run() -> None:
+            try:
+                self.index(sorted(missing + changed), label=str(folder))
+            except Exception:
+                logger.exception("Indexing %s at start failed", folder)
+
+        thread = threading.Thread(target=run, name="initial-indexing", daemon=True)
+        thread.start()
+        return thread
 
 
 def _not_saved(error: BaseException) -> IndexNotSavedError | None:

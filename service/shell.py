@@ -1,0 +1,179 @@
+"""The app shell: Hayhooks' app (it deploys every room of pipelines/) behind one gate, plus what belongs to no
+room: /health, /releases, the page, /v1/models, /mcp. Each room (pipelines/<name>/pipeline_wrapper.py) adds its
+extra routes (`routes`), its part of /health (`health()`) and its work after deploy (`after_deploy()`).
+
+Built by `service.app.create_app()`, which applies the process settings first (service/process.py).
+"""
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from hayhooks import create_app as create_hayhooks_app
+from starlette.middleware import Middleware
+
+from components.persistent_store import on_publish
+from service import workers
+from service.chat_models import offer_only_chat_models
+from service.http.gate import RequestGate
+from service.http.security_headers import SecurityHeaders
+from service.http.uploads import check_name
+from service.http.validation import excerpt, short_validation_error
+from service.log_hygiene import configure_logging
+from service.mcp_server import mount_mcp
+from service.releases import get_release, list_releases
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+# Hayhooks routes the service does not serve:
+# - runtime deploy/undeploy would let any caller load code into the service or delete a pipeline's folder;
+# - /draw/{name} sends the pipeline's graph to mermaid.ink (a third party) and answers 500 without network;
+# - the OpenAI Files stubs (/v1/files, /files) read a whole upload into memory and store nothing (no wrapper
+#   implements run_file_upload); the Responses API (/v1/responses, /responses) answers 501 for every pipeline.
+_REMOVED_ROUTES = ("/deploy", "/undeploy", "/draw", "/v1/files", "/files", "/v1/responses", "/responses")
+CORS_ORIGINS_ENV = "PRESSQA_CORS_ORIGINS"
+
+
+def _without_removed_routes(routes: list[Any], prefix: str = "") -> list[Any]:
+    """`routes` without those under `_REMOVED_ROUTES`, looking into included routers (Hayhooks nests the
+    OpenAI routers: chat, models, responses, files in one); a router left empty is dropped whole."""
+    kept = []
+    for route in routes:
+        router = getattr(route, "original_router", None)
+        if router is None:
+            if not (prefix + getattr(route, "path", "")).startswith(_REMOVED_ROUTES):
+                kept.append(route)
+            continue
+        inner_prefix = prefix + (getattr(getattr(route, "include_context", None), "prefix", "") or "")
+        inner = _without_removed_routes(router.routes, inner_prefix)
+        if len(inner) != len(router.routes):
+            router.routes[:] = inner
+            getattr(router, "_mark_routes_changed", lambda: None)()  # FastAPI caches the routes it resolves
+        if inner:
+            kept.append(route)
+    return kept
+
+
+def _cors_origins() -> list[str]:
+    """Origins allowed to call the API from a browser page of theirs (PRESSQA_CORS_ORIGINS, comma-separated)."""
+    return [o.strip() for o in os.environ.get(CORS_ORIGINS_ENV, "").split(",") if o.strip()]
+
+
+def _add_middleware(app: FastAPI) -> None:
+    """CORS (only when configured) outermost, so preflights are answered and refusals carry CORS headers; then
+    Hayhooks' request ids; then security headers; then the gate (token, body limit) right before the routes."""
+    hayhooks_middleware = [m for m in app.user_middleware if m.cls is not CORSMiddleware]  # its default: any origin
+    origins = _cors_origins()
+    cors = [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"], max_age=600)] if origins else []
+    app.user_middleware[:] = [*cors, *hayhooks_middleware, Middleware(SecurityHeaders), Middleware(RequestGate)]
+
+
+class PipelinesNotDeployedError(RuntimeError):
+    """A pipeline of the pipelines folder failed to deploy: the service must not start without it."""
+
+
+def expected_pipelines() -> list[str]:
+    """What Hayhooks deploys from the pipelines folder: its sub-folders and top-level YAML files."""
+    folder = Path(os.environ["HAYHOOKS_PIPELINES_DIR"])
+    return sorted(
+        p.stem if p.is_file() else p.name
+        for p in folder.iterdir()
+        if not p.name.startswith((".", "_")) and (p.is_dir() or p.suffix in (".yml", ".yaml"))
+    )
+
+
+def _fail_unless_all_deployed(app: FastAPI) -> None:
+    # Hayhooks logs a pipeline that fails to deploy and skips it (hayhooks/server/app.py,
+    # _deploy_pipelines_sequential: "Skipping pipeline directory"); a service without `ask` would
+    # answer 404 for its whole life, so start-up fails instead, naming what is missing.
+    deployed = set(app.state.pipeline_registry.get_names())
+    missing = [name for name in expected_pipelines() if name not in deployed]
+    if missing:
+        raise PipelinesNotDeployedError(
+            f"Pipelines failed to deploy: {', '.join(missing)} (from {os.environ['HAYHOOKS_PIPELINES_DIR']}); "
+            "the log above says why. Not starting without them."
+        )
+
+
+def build_app() -> FastAPI:
+    """Hayhooks' app (it deploys pipelines/ at start) with the shell's routes and every room's added, behind one
+    gate (service.http.gate.RequestGate: tokens and body limits for every route, also those added later)."""
+    workers.die_with_supervisor()
+    on_publish(workers.announce_served)
+    app = create_hayhooks_app()
+    configure_logging()
+    app.router.routes = _without_removed_routes(app.router.routes)
+    _add_middleware(app)
+    app.add_exception_handler(RequestValidationError, short_validation_error)
+    hayhooks_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with hayhooks_lifespan(app_):
+            _fail_unless_all_deployed(app_)
+            for room in _rooms(app_):
+                if getattr(room, "routes", None) is not None:
+                    app_.include_router(room.routes)
+            # Only once every pipeline is deployed: indexing in the background while Hayhooks still
+            # imports wrapper modules made a deploy fail ("dictionary changed size during iteration").
+            for room in _rooms(app_):
+                if callable(getattr(room, "after_deploy", None)):
+                    room.after_deploy()
+            yield
+
+    app.router.lifespan_context = lifespan
+    offer_only_chat_models(app)  # /v1/models: only `ask` can chat
+    mount_mcp(app)  # MCP for agents at /mcp
+
+    @app.get("/health", tags=["service"])
+    async def health() -> dict:
+        # async: answered on the event loop, never queued behind requests that hold the worker threads
+        """Liveness and readiness: documents indexed, index version and completeness, answer mode,
+        indexing progress (in any worker); `pid` names the worker that answers. Each room adds its part."""
+        reply: dict[str, Any] = {"status": "ok", "pid": os.getpid()}
+        for room in _rooms(app):
+            if callable(getattr(room, "health", None)):
+                reply.update(room.health())
+        if (reply.get("index") or {}).get("problems"):
+            reply["status"] = "degraded"
+        return reply
+
+    @app.get("/releases", tags=["service"])
+    def releases() -> dict:
+        """Every indexed release: file name, title, year, number of chunks."""
+        return {"releases": list_releases(_store(app))}
+
+    @app.get("/releases/{file_path}", tags=["service"])
+    def release(file_path: str) -> dict:
+        """One release's full (cleaned) text and meta."""
+        found = get_release(_store(app), check_name(file_path))
+        if found is None:
+            return JSONResponse(status_code=404, content={"detail": f"No release named {excerpt(file_path)!r} is indexed."})
+        return found
+
+    if WEB_DIR.exists():
+        app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def page() -> FileResponse:
+            return FileResponse(WEB_DIR / "index.html")
+
+    return app
+
+
+def _rooms(app: FastAPI) -> list[Any]:
+    """The deployed pipeline wrappers (the rooms), in name order."""
+    registry = app.state.pipeline_registry
+    return [registry.get(name) for name in sorted(registry.get_names())]
+
+
+def _store(app: FastAPI) -> Any:
+    """The index room's document store: what /releases lists."""
+    return app.state.pipeline_registry.get("index").document_store
