@@ -40,6 +40,10 @@ def store_variant() -> str:
     return variant
 
 
+# Settings more than one pipeline must share (the embedding model of chunks and questions).
+EMBEDDING_PROFILE = REPO_ROOT / "profiles" / "embedding.yml"
+
+
 def stores_dir() -> Path:
     """The store profiles: PRESSQA_STORES_DIR if set, else the repository's `stores/`.
 
@@ -72,18 +76,30 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def pipeline_spec(folder: str, name: str, store: str | None = None) -> dict[str, Any]:
-    """The pipeline's YAML as a dict with the store profile (`stores/<store>.yml`) merged in.
+    """The pipeline's YAML as a dict with the shared settings (`profiles/embedding.yml`) under it and the store
+    profile (`stores/<store>.yml`) over it.
 
-    A profile's `<folder>:` section names components of that pipeline; for each, `type` is set and
-    `init_parameters` are merged over the pipeline's. Pipelines without a section are returned as written.
+    A profile's `<folder>:` section names components of that pipeline. The shared settings are defaults a
+    pipeline's own override; a store profile sets `type` and merges its `init_parameters` over the pipeline's.
+    Pipelines without a section are returned as written.
     """
     spec = yaml.safe_load(pipeline_file(folder, name).read_text(encoding="utf-8"))
-    profile = yaml.safe_load((stores_dir() / f"{store or store_variant()}.yml").read_text(encoding="utf-8"))
-    for component, change in (profile.get(folder) or {}).items():
-        if component not in spec["components"]:
-            raise ValueError(f"store profile {store or store_variant()}: {folder}.yml has no component {component!r}")
-        spec["components"][component] = _merge(spec["components"][component], copy.deepcopy(change))
+    components = spec["components"]
+    for component, shared in _profile(EMBEDDING_PROFILE, folder, components).items():
+        components[component] = _merge(shared, components[component])
+    store = store or store_variant()
+    for component, change in _profile(stores_dir() / f"{store}.yml", folder, components).items():
+        components[component] = _merge(components[component], change)
     return spec
+
+
+def _profile(path: Path, folder: str, components: dict[str, Any]) -> dict[str, Any]:
+    """The `<folder>:` section of a profile; every component it names must be one of `components`."""
+    section = copy.deepcopy(yaml.safe_load(path.read_text(encoding="utf-8")).get(folder) or {})
+    for component in section:
+        if component not in components:
+            raise ValueError(f"profile {path}: the {folder} pipeline has no component {component!r}")
+    return section
 
 
 def spec_yaml(spec: dict[str, Any]) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from haystack import Document
 from haystack.core.serialization import component_from_dict
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
@@ -18,6 +17,7 @@ from haystack_integrations.components.embedders.sentence_transformers import Sen
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
 from components.onnx_embedding_backend import OnnxRuntimeEncoder
 from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
+from service.pipelines import pipeline_spec
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -37,7 +37,9 @@ TEXTS = [
 
 
 def spec(pipeline: str, block: str) -> dict:
-    return yaml.safe_load((REPO / "pipelines" / pipeline).read_text())["components"][block]
+    """The component's YAML block as loaded: the pipeline's own settings over profiles/embedding.yml."""
+    folder, name = pipeline.removesuffix(".yml").split("/")
+    return pipeline_spec(folder, name, store="inmemory")["components"][block]
 
 
 def component(pipeline: str, block: str):

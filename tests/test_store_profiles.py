@@ -5,6 +5,7 @@ profile changes only the store components, secrets stay variable names, and Hayh
 profiles as pipelines.
 """
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def test_inmemory_profile_reproduces_the_pipeline_before_the_split(folder):
         assert now["components"][name] == before["components"][name], name
 
 
+EMBEDDER = {"index": "embedder", "search": "query_embedder"}
+
+
 @pytest.mark.parametrize("store", STORES)
 @pytest.mark.parametrize("folder", ["index", "search"])
 def test_each_profile_changes_only_the_store_components(folder, store, store_env):
@@ -54,7 +58,8 @@ def test_each_profile_changes_only_the_store_components(folder, store, store_env
     merged = pipeline_spec(folder, folder, store)
     assert {k: v for k, v in merged.items() if k != "components"} == {k: v for k, v in written.items() if k != "components"}
     changed = {name for name, c in merged["components"].items() if c != written["components"][name]}
-    assert changed == STORE_COMPONENTS[folder]
+    # the store components, and the embedder, which gets its model from profiles/embedding.yml
+    assert changed == STORE_COMPONENTS[folder] | {EMBEDDER[folder]}
     pipeline = Pipeline.loads(spec_yaml(merged), allowed_modules=ALLOWED_MODULES)
     stores = [c.document_store for _, c in pipeline.walk() if hasattr(c, "document_store")]
     assert len(stores) == len(STORE_COMPONENTS[folder])
@@ -88,3 +93,22 @@ def test_profiles_live_outside_the_folder_hayhooks_deploys(monkeypatch):
     assert {p.stem for p in stores.glob("*.yml")} == set(STORES)
     assert {p.name for p in pipelines.iterdir() if p.is_dir() and p.name != "__pycache__"} == {"ask", "index", "search"}
     assert not list(Path(pipelines).glob("*.y*ml"))
+
+
+def test_the_embedding_profile_gives_both_pipelines_one_model_and_yields_to_a_pipeline_setting(tmp_path, monkeypatch):
+    index = pipeline_spec("index", "index", "inmemory")["components"]["embedder"]["init_parameters"]
+    search = pipeline_spec("search", "search", "inmemory")["components"]["query_embedder"]["init_parameters"]
+    shared = ("model", "backend", "normalize_embeddings", "tokenizer_kwargs")
+    assert {k: index[k] for k in shared} == {k: search[k] for k in shared}
+    assert index["model_kwargs"]["file_name"] == search["model_kwargs"]["file_name"]
+    # each pipeline keeps its own thread count beside the shared model file
+    assert (index["model_kwargs"]["intra_op_num_threads"], search["model_kwargs"]["intra_op_num_threads"]) == (0, 1)
+    # a pipeline's own setting wins over the shared one (scripts/compare_backends.py relies on it)
+    copy = tmp_path / "pipelines"
+    shutil.copytree(REPO / "pipelines", copy)
+    path = copy / "search" / "search.yml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["components"]["query_embedder"]["init_parameters"]["backend"] = "torch"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("HAYHOOKS_PIPELINES_DIR", str(copy))
+    assert pipeline_spec("search", "search", "inmemory")["components"]["query_embedder"]["init_parameters"]["backend"] == "torch"
