@@ -5,11 +5,10 @@ deadline, streaming, and the fallback to the extractive answer when the LLM fail
 import asyncio
 import concurrent.futures
 import os
-import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
@@ -41,7 +40,7 @@ class Answerer:
 
     ```python
     answerer = Answerer()
-    reply = answerer.answer("What does the T Tablet cost?", top_k=5, filters=None)
+    reply = await answerer.aanswer("What does the T Tablet cost?", top_k=5, filters=None)
     reply["answer"], reply["mode"], reply["documents"]
     ```
     """
@@ -72,18 +71,9 @@ class Answerer:
         """`llm` or `extractive`."""
         return "llm" if self.generate is not None else "extractive"
 
-    def answer(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
-        """The whole answer at once: `answer`, `mode`, `documents`, `warning`, `timings_ms`, `usage`."""
-        reply: dict[str, Any] = {}
-        for event, data in self.stream(query, top_k, filters):
-            if event == "sources":
-                reply["documents"] = data["documents"]
-            elif event == "done":
-                reply.update(data)
-        return reply
-
     async def aanswer(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
-        """`answer` for async callers: waiting for the LLM holds no thread."""
+        """The whole answer at once: `answer`, `mode`, `documents`, `warning`, `timings_ms`, `usage`,
+        `interpreted_filters`, `unsupported_citations`. Waiting for the LLM holds no thread."""
         reply: dict[str, Any] = {}
         async for event, data in self.astream(query, top_k, filters):
             if event == "sources":
@@ -92,36 +82,13 @@ class Answerer:
                 reply.update(data)
         return reply
 
-    def stream(self, query: str, top_k: int, filters: dict[str, Any] | None) -> Iterator[Event]:
+    async def astream(self, query: str, top_k: int, filters: dict[str, Any] | None) -> AsyncIterator[Event]:
         """Events `sources`, then `delta` (answer text pieces), then `done` with the final answer.
 
-        The deadline (PRESSQA_ANSWER_TIMEOUT) counts from here, search included. Timings are collected per
-        synchronous step: a streamed generator may resume in another thread.
+        Search and the extractive answer run in worker threads, the LLM on the answerer's event loop; waiting
+        for it holds no thread. The deadline (PRESSQA_ANSWER_TIMEOUT) counts from here, search included; it,
+        or a client that goes away, cancels the LLM request.
         """
-        started = time.perf_counter()
-        deadline = started + answer_deadline()
-        found = self._search(query, top_k, filters)
-        documents, timings, interpreted = found["documents"], found["timings_ms"], found.get("interpreted_filters") or {}
-        yield "sources", _sources_event(documents, self.mode, interpreted)
-
-        warning, usage = None, None
-        checked: dict[str, Any] = {}  # the citation check's findings (pipelines/ask/generate.yml)
-        if not documents:
-            answer, mode = NOT_FOUND, self.mode
-            yield "delta", {"text": answer}
-        elif self.generate is not None:
-            answer, usage, warning = yield from self._stream_llm(query, documents, timings, deadline, checked)
-            mode = "llm" if warning is None else "extractive"
-        else:
-            answer, mode = self._extract(query, documents, timings), "extractive"
-            yield "delta", {"text": answer}
-        timings["total"] = _ms_since(started)
-        yield "done", _done_event(answer, mode, warning, timings, usage, interpreted, checked)
-
-    async def astream(self, query: str, top_k: int, filters: dict[str, Any] | None) -> AsyncIterator[Event]:
-        """`stream` for async callers (the same events): search and the extractive answer run in worker
-        threads, the LLM on the answerer's event loop; waiting for it holds no thread, and the deadline (or a
-        client that goes away) cancels its request."""
         started = time.perf_counter()
         deadline = started + answer_deadline()
         found = await run_in_threadpool(self._search, query, top_k, filters)
@@ -170,36 +137,11 @@ class Answerer:
         except Exception as error:  # any LLM fault (timeout, 401, 429, 5xx, malformed reply) degrades
             deliver(("error", error))
 
-    def _stream_llm(
-        self, query: str, documents: list[Document], timings: dict[str, float], deadline: float, checked: dict
-    ) -> Iterator[Event]:
-        """Stream the LLM's answer; on a fault or past the deadline, return the extractive answer and a warning."""
-        events: queue.Queue = queue.Queue()
-        started = time.perf_counter()
-        future = self._llm_loop.submit(self._generate(query, documents, events.put))
-        state = _LlmState(started)
-        try:
-            while not state.finished:
-                try:
-                    item = events.get(timeout=max(0.0, deadline - time.perf_counter()))
-                except queue.Empty:
-                    state.timed_out(timings)
-                    break
-                if (delta := state.take(item, timings)) is not None:
-                    yield "delta", {"text": delta}
-        finally:
-            future.cancel()  # past the deadline, or the caller stopped reading: the LLM request ends now
-        if state.answer is not None:
-            checked["unsupported_citations"] = state.unsupported
-            return state.answer, state.usage, None
-        answer = self._extract(query, documents, timings)
-        yield "delta", {"text": ("\n\n" if state.streamed else "") + answer}
-        return answer, None, state.warning()
-
     async def _astream_llm(
         self, query: str, documents: list[Document], timings: dict[str, float], deadline: float, outcome: dict
     ) -> AsyncIterator[Event]:
-        """`_stream_llm` for async callers; the answer, usage and warning go into `outcome`."""
+        """Stream the LLM's answer; on a fault or past the deadline, the extractive answer and a warning. The
+        answer, usage and warning go into `outcome`."""
         events: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()

@@ -15,7 +15,7 @@ Each call answers the last user message on its own; earlier turns are not used.
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import HTTPException
@@ -40,16 +40,19 @@ def question_of(messages: list[dict]) -> str:
     return clean_query(question)
 
 
-def chat_completion(answerer: Answerer, model: str, question: str, stream: bool) -> ChatCompletion | Iterator[ChatCompletion]:
-    """The answer as one `chat.completion`, or as a generator of `chat.completion.chunk`s when `stream`.
+async def chat_completion(
+    answerer: Answerer, model: str, question: str, stream: bool
+) -> ChatCompletion | AsyncIterator[ChatCompletion]:
+    """The answer as one `chat.completion`, or as an async generator of `chat.completion.chunk`s when `stream`.
 
     The search runs before this returns, so that its errors get their HTTP status, not a broken stream.
+    Waiting for the LLM holds no thread; the deadline, or a client that goes away, ends its request.
     """
-    events = answerer.stream(question, TOP_K, None)
-    _, first = next(events)  # "sources": the ranked chunks the answer will cite
+    events = answerer.astream(question, TOP_K, None)
+    _, first = await anext(events)  # "sources": the ranked chunks the answer will cite
     reply = _Reply(model, first["documents"])
     if not stream:
-        done = next(data for event, data in events if event == "done")
+        done = [data async for event, data in events if event == "done"][0]
         return reply.completion(done)
     return reply.chunks(events)
 
@@ -72,12 +75,12 @@ class _Reply:
             usage=done.get("usage"), **self._extras(done, sources),
         )
 
-    def chunks(self, events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[ChatCompletion]:
+    async def chunks(self, events: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[ChatCompletion]:
         for number, document in enumerate(self.documents, start=1):
             yield self._chunk("", event=open_webui_source_event(number, document))
         done = None
         try:
-            for event, data in events:
+            async for event, data in events:
                 if event == "delta" and data["text"]:
                     yield self._chunk(data["text"])
                 elif event == "done":
@@ -88,6 +91,8 @@ class _Reply:
                 error={"message": f"{type(error).__name__}: {error}", "type": "server_error"},
             )
             return
+        finally:
+            await events.aclose()  # a client that went away ends the LLM request too
         sources = cited_sources(done["answer"], self.documents)
         trailer = answer_trailer(done.get("warning"), sources)
         if trailer:

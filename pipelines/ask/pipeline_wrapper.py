@@ -6,7 +6,7 @@ or extract.yml (extractive, the default without a key), with the deadline and th
 service.http.gate's, for every route."""
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
@@ -50,9 +50,11 @@ class PipelineWrapper(BasePipelineWrapper):
         # async: waiting for the LLM holds no worker thread
         return await self.answerer.aanswer(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
 
-    def run_chat_completion(self, model: str, messages: list[dict], body: dict) -> ChatCompletion | Iterator[ChatCompletion]:
+    async def run_chat_completion_async(
+        self, model: str, messages: list[dict], body: dict
+    ) -> ChatCompletion | AsyncIterator[ChatCompletion]:
         """Answer the last user message with its cited sources and, when it fell back, a note (chat.py)."""
-        return chat_completion(self.answerer, model, question_of(messages), stream=bool(body.get("stream")))
+        return await chat_completion(self.answerer, model, question_of(messages), stream=bool(body.get("stream")))
 
     async def ask_stream(self, body: AskRequest) -> StreamingResponse:
         """The answer as Server-Sent Events: `sources`, `delta`…, `done` (or `error`)."""
