@@ -5,7 +5,7 @@ $PRESSQA_DATA_DIR (build it once by starting the service, or with service.index_
 each configuration on an eval set with the metrics of scripts/evaluate.py, per question type. A
 configuration is a set of attribute overrides on the loaded components, e.g.
 
-    python scripts/quality_harness.py --set ranker.focus_weight=0.3 --set joiner.weights=[0.5,0.5]
+    python scripts/quality_harness.py --set focus_ranker.focus_weight=0.3 --set joiner.weights=[0.5,0.5]
 
 Nothing is re-embedded: only the query embedding runs per question (~20 ms), so a configuration over
 35 questions takes seconds. This is a development tool; the figures that count come from

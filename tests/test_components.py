@@ -12,7 +12,8 @@ from haystack.document_stores.types import DuplicatePolicy
 
 from components.extractive_answerer import ExtractiveAnswerer
 from components.persistent_store import PersistentInMemoryDocumentStore
-from components.redundancy_ranker import RedundancyAwareRanker
+from components.near_duplicate_filter import NearDuplicateFilter
+from components.passage_focus_ranker import PassageFocusRanker
 from components.release_metadata import ReleaseMetadataExtractor
 from components.source_replacing_writer import SourceReplacingWriter
 from components.table_flattener import TableFlattener
@@ -155,26 +156,51 @@ def test_fast_retrieval_scores_equal_the_parent_store():
             assert all(d.meta["year"] >= 2023 for d in mine)
 
 
-def test_ranker_drops_near_duplicates_and_orders_by_relevance():
+def _rank_then_filter(documents, query="", top_k=5, focus_weight=0.5, threshold=0.6):
+    """search.yml's order: focus_ranker orders every candidate, then duplicate_filter drops and cuts."""
+    ranked = PassageFocusRanker(focus_weight=focus_weight).run(documents=documents, query=query)["documents"]
+    return NearDuplicateFilter(top_k=top_k, threshold=threshold).run(documents=ranked)["documents"]
+
+
+def test_ranker_orders_by_relevance_and_the_filter_drops_near_duplicates():
     text = "Deutsche Telekom and its partners announced a new fiber network for the city of Bonn today"
     a = Document(content=text, score=0.9)
     a_copy = Document(content="Update: " + text + " and more.", score=0.8)  # a follow-up release repeating it
     b = Document(content="T-Systems opened a sovereign cloud region in Barcelona with two data centers", score=0.5)
-    ranked = RedundancyAwareRanker(top_k=3, focus_weight=0.0).run(documents=[b, a_copy, a])["documents"]
-    assert [d.content for d in ranked] == [a.content, b.content]
-    assert ranked[0].score == pytest.approx(1.0)
-    kept = RedundancyAwareRanker(top_k=3, focus_weight=0.0, duplicate_threshold=1.01).run(documents=[b, a_copy, a])
-    assert len(kept["documents"]) == 3
+    ranked = PassageFocusRanker(focus_weight=0.0).run(documents=[b, a_copy, a])["documents"]
+    assert [d.content for d in ranked] == [a.content, a_copy.content, b.content]  # all kept, best first
+    assert [d.score for d in ranked] == pytest.approx([1.0, 0.8 / 0.9, 0.5 / 0.9])
+    kept = _rank_then_filter([b, a_copy, a], top_k=3, focus_weight=0.0)
+    assert [d.content for d in kept] == [a.content, b.content]
+    assert kept[0].score == pytest.approx(1.0)
+    assert len(_rank_then_filter([b, a_copy, a], top_k=3, focus_weight=0.0, threshold=1.01)) == 3
+
+
+def test_filter_fills_the_places_of_dropped_duplicates_up_to_top_k():
+    text = "Deutsche Telekom and its partners announced a new fiber network for the city of Bonn today"
+    ranked = [
+        Document(content=text),
+        Document(content="Update: " + text),
+        Document(content="T-Systems opened a sovereign cloud region in Barcelona with two data centers"),
+        Document(content="Magenta TV adds a sports channel for customers in Germany from next month on"),
+    ]
+    kept = NearDuplicateFilter(top_k=2).run(documents=ranked)["documents"]
+    assert kept == [ranked[0], ranked[2]]  # the duplicate's place goes to the next distinct chunk
+    assert NearDuplicateFilter(top_k=5).run(documents=ranked, top_k=0)["documents"] == []
+    assert NearDuplicateFilter().run(documents=[])["documents"] == []
+    with pytest.raises(ValueError):
+        NearDuplicateFilter(threshold=0)
 
 
 def test_ranker_prefers_the_chunk_where_the_question_words_meet():
     scattered = Document(content="EUROGATE runs terminals. Campus networks are a product. Ports are busy places.", score=0.52)
     focused = Document(content="EUROGATE gets 5G campus networks at the ports of Hamburg and Bremerhaven.", score=0.50)
     query = "Which ports get 5G campus networks for EUROGATE?"
-    ranked = RedundancyAwareRanker(top_k=2, focus_weight=0.5).run(documents=[scattered, focused], query=query)["documents"]
+    ranked = PassageFocusRanker(focus_weight=0.5).run(documents=[scattered, focused], query=query)["documents"]
     assert [d.content for d in ranked] == [focused.content, scattered.content]
-    unfocused = RedundancyAwareRanker(top_k=2, focus_weight=0.0).run(documents=[scattered, focused], query=query)["documents"]
+    unfocused = PassageFocusRanker(focus_weight=0.0).run(documents=[scattered, focused], query=query)["documents"]
     assert unfocused[0].content == scattered.content
+    assert PassageFocusRanker().run(documents=[], query=query)["documents"] == []
 
 
 def test_extractive_answer_cites_the_best_sentences():

@@ -20,7 +20,8 @@ from components.answer_types import asked_type, asks_for_list, gives_type  # noq
 from components.citation_checker import CitationChecker, answer_sentences, cited_numbers  # noqa: E402
 from components.extractive_answerer import ExtractiveAnswerer, missing_names  # noqa: E402
 from components.question_period import QuestionPeriodPreference  # noqa: E402
-from components.redundancy_ranker import RedundancyAwareRanker  # noqa: E402
+from components.near_duplicate_filter import NearDuplicateFilter  # noqa: E402
+from components.passage_focus_ranker import PassageFocusRanker  # noqa: E402
 
 TABLET = Document(
     content="The new T Tablet is a robust device for everyday use. Without a mobile plan, the T Tablet costs a "
@@ -215,7 +216,8 @@ def test_two_years_boost_rather_than_filter_and_an_empty_filter_is_not_applied()
         ExtractiveAnswerer(min_coverage=0.4, min_gain=0.1, refuse_missing_names=False),
         CitationChecker(model=None, min_lexical=0.5),
         QuestionPeriodPreference(document_store=InMemoryDocumentStore(), boost=0.2),
-        RedundancyAwareRanker(window=2, answer_type_weight=0.2, chunk_coverage_weight=0.1),
+        PassageFocusRanker(window=2, answer_type_weight=0.2, chunk_coverage_weight=0.1),
+        NearDuplicateFilter(top_k=3, threshold=0.8),
     ],
 )
 def test_round_trip(instance):
@@ -231,7 +233,11 @@ def test_bad_parameters_are_refused():
     with pytest.raises(ValueError):
         QuestionPeriodPreference(boost=-1)
     with pytest.raises(ValueError):
-        RedundancyAwareRanker(window=0)
+        PassageFocusRanker(window=0)
+    with pytest.raises(ValueError):
+        PassageFocusRanker(focus_weight=1.5)
+    with pytest.raises(ValueError):
+        NearDuplicateFilter(threshold=0)
     with pytest.raises(ValueError):
         ExtractiveAnswerer(max_sentences=0)
 

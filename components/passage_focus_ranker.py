@@ -20,65 +20,63 @@ def _sentence_texts(content: str) -> tuple[str, ...]:
     return tuple(sentences(content))
 
 
-@lru_cache(maxsize=16384)
-def _shingles(content: str, size: int = 5) -> frozenset[tuple[str, ...]]:
-    words = content.lower().split()
-    return frozenset(tuple(words[i : i + size]) for i in range(max(1, len(words) - size + 1)))
-
-
-def _containment(a: frozenset, b: frozenset) -> float:
-    """Shared shingles over the smaller set's size: 1.0 when one chunk is contained in the other."""
-    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
-
-
 @component
-class RedundancyAwareRanker:
+class PassageFocusRanker:
     """
-    Re-ranks fused retrieval results towards the passage that answers, and drops near-duplicate chunks.
+    Orders fused retrieval results towards the chunk whose sentence answers the question.
 
-    No cross-encoder is available offline, so this ranker works with what retrieval already returned:
-    - relevance: the fused (RRF) score, rescaled to [0, 1], blended (`focus_weight`) with a passage
-      focus score: the share of the question's words, weighted by how rare they are among the
-      candidates, that one single sentence of the chunk contains. Chunks of the same release score
-      alike in retrieval; the one where the asked-about words meet in one sentence usually holds the answer.
-    - redundancy: this corpus repeats itself (follow-up releases, round-ups, shared boilerplate); a chunk
-      that shares at least `duplicate_threshold` of its word 5-grams with a chunk already chosen
-      (containment: shared / the smaller chunk's) is dropped, and `diversity` > 0 also penalises partial
-      overlap (maximal marginal relevance). Text, not embeddings: Haystack deep-copies every component
-      input, and carrying 384 floats per candidate through the pipeline cost more than all retrieval.
+    The relevance of a chunk is its fused (RRF) score, rescaled to [0, 1], blended (`focus_weight`) with
+    its passage focus score: the share of the question's words, weighted by how rare they are among the
+    candidates, that one single sentence of the chunk contains. Chunks of the same release score alike
+    in retrieval; the one where the asked-about words meet in one sentence usually holds the answer.
 
-    Inputs: `documents` (with `score`), `query`, optional `top_k`.
-    Output: `documents`, best first, each with `score` set to its relevance.
+    Every document is returned, best first, with `score` set to its relevance: cutting to `top_k` is
+    left to the next component (`NearDuplicateFilter` in search.yml), which must see the chunks below
+    the cut to fill the places of the duplicates it drops.
+
+    Why not Haystack's own rankers: they need a cross-encoder or embedding model per candidate
+    (`SentenceTransformersSimilarityRanker`), which cannot be loaded offline here, or rank by one
+    meta field (`MetaFieldRanker`). This one works with the text retrieval already returned.
+
+    ### Usage example
+
+    ```python
+    from haystack import Document
+    from components.passage_focus_ranker import PassageFocusRanker
+
+    ranker = PassageFocusRanker(focus_weight=0.5)
+    documents = [
+        Document(content="Telekom opened a shop. A campus network went live in Hamburg.", score=0.8),
+        Document(content="Telekom builds a 5G campus network for EUROGATE in Hamburg.", score=0.7),
+    ]
+    result = ranker.run(documents=documents, query="Where does Telekom build a 5G campus network for EUROGATE?")
+    print(result["documents"][0].content)  # the chunk where the question's words meet in one sentence
+    ```
     """
 
     def __init__(
         self,
-        top_k: int = 5,
         focus_weight: float = 0.5,
-        duplicate_threshold: float = 0.6,
-        diversity: float = 0.0,
         window: int = 1,
         answer_type_weight: float = 0.0,
         chunk_coverage_weight: float = 0.0,
     ) -> None:
         """
-        :param top_k: How many documents to return.
+        Creates a PassageFocusRanker.
+
         :param focus_weight: Share of the passage focus score in the relevance (0: fused score only).
-        :param duplicate_threshold: Share of shared word 5-grams at or above which a chunk duplicates a chosen one.
-        :param diversity: MMR trade-off: 0 ranks by relevance alone, higher values favour variety.
         :param window: Consecutive sentences that form one focus window (1: single sentences).
         :param answer_type_weight: Bonus of a window that holds the kind of answer asked for (a date for
             "when", an amount for "how much", a new name for "who").
         :param chunk_coverage_weight: Share of the whole chunk's coverage of the question's words in the focus.
+        :raises ValueError: If `focus_weight` or `chunk_coverage_weight` is outside [0, 1], `window` < 1
+            or `answer_type_weight` < 0.
         """
-        if not 0 <= focus_weight <= 1 or not 0 <= diversity <= 1:
-            raise ValueError("focus_weight and diversity must be between 0 and 1")
+        if not 0 <= focus_weight <= 1:
+            raise ValueError("focus_weight must be between 0 and 1")
         if window < 1 or answer_type_weight < 0 or not 0 <= chunk_coverage_weight <= 1:
             raise ValueError("window must be >= 1, answer_type_weight >= 0, chunk_coverage_weight in [0, 1]")
-        self.top_k = top_k
         self.focus_weight = focus_weight
-        self.duplicate_threshold = duplicate_threshold
-        self.diversity = diversity
         self.window = window
         self.answer_type_weight = answer_type_weight
         self.chunk_coverage_weight = chunk_coverage_weight
@@ -109,33 +107,22 @@ class RedundancyAwareRanker:
         return np.array(scores)
 
     @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document], query: str = "", top_k: int | None = None) -> dict[str, list[Document]]:
+    def run(self, documents: list[Document], query: str = "") -> dict[str, list[Document]]:
         """
-        Rank `documents` for `query` and keep the best `top_k` that are not near-duplicates of each other.
+        Order `documents` by their relevance to `query`, best first.
 
-        :param documents: Fused retrieval results with scores.
-        :param query: The question, for the passage focus score.
-        :param top_k: Overrides the number of documents to return.
-        :returns: `documents`: at most `top_k` documents, best first.
+        :param documents: Fused retrieval results with scores (a missing score counts as 0).
+        :param query: The question, for the passage focus score (empty: the fused score alone).
+        :returns: A dictionary with the following key:
+            - `documents`: all the documents, best first, each with `score` set to its relevance;
+              equal relevance keeps the input order.
         """
-        top_k = self.top_k if top_k is None else top_k
-        if not documents or top_k <= 0:
+        if not documents:
             return {"documents": []}
         fused = np.array([doc.score or 0.0 for doc in documents])
         relevance = fused / fused.max() if fused.max() > 0 else fused
         if self.focus_weight > 0 and query:
             relevance = (1 - self.focus_weight) * relevance + self.focus_weight * self.focus_scores(query, documents)
-
-        shingles = [_shingles(d.content or "") for d in documents]
-        chosen: list[int] = []
-        redundancy = np.zeros(len(documents))
-        available = np.ones(len(documents), dtype=bool)
-        while len(chosen) < top_k and available.any():
-            mmr = (1 - self.diversity) * relevance - self.diversity * redundancy
-            best = int(np.flatnonzero(available)[np.argmax(mmr[available])])
-            chosen.append(best)
-            available[best] = False
-            similarity = np.array([_containment(shingles[best], other) for other in shingles])
-            redundancy = np.maximum(redundancy, similarity)
-            available &= similarity < self.duplicate_threshold
-        return {"documents": [replace(documents[i], score=float(relevance[i])) for i in chosen]}
+        # Python's sort is stable: ties keep the input (fused) order, as the greedy pick before the split did.
+        order = sorted(range(len(documents)), key=lambda i: relevance[i], reverse=True)
+        return {"documents": [replace(documents[i], score=float(relevance[i])) for i in order]}
