@@ -24,7 +24,7 @@ import pytest
 from service_process import ServiceProcess, running_standin
 from starlette.testclient import TestClient
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 import bench  # noqa: E402

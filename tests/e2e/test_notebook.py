@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "walkthrough.ipynb"
 EXECUTED = REPO / "build" / "walkthrough.executed.ipynb"
 # Per cell: indexing and building the baseline each embed the whole corpus (about 1-2 minutes on 2 cores).
@@ -37,7 +37,7 @@ def test_notebook_is_committed_without_outputs():
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code_cells
     assert all(not cell.outputs and cell.execution_count is None for cell in code_cells), (
-        "strip the outputs before committing: tests/test_notebook.py executes the notebook"
+        "strip the outputs before committing: tests/e2e/test_notebook.py executes the notebook"
     )
 
 

@@ -1,7 +1,7 @@
 """Secrets (issue #5): no key is committed, every setting the code reads is documented in .env.example.
 
 That an LLM error echoing the API key never reaches a reply or the log unredacted is checked against a real
-service in tests/test_llm_faults.py (test_an_llm_error_that_repeats_the_key_is_redacted).
+service in tests/service/test_llm_faults.py (test_an_llm_error_that_repeats_the_key_is_redacted).
 """
 
 import re
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 THIS_FILE = Path(__file__).resolve().relative_to(REPO).as_posix()
 
 KEY_PATTERNS = {

@@ -18,7 +18,7 @@ from components.release_metadata import ReleaseMetadataExtractor
 from components.source_replacing_writer import SourceReplacingWriter
 from components.table_flattener import TableFlattener
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _index_component(name: str):

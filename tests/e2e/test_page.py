@@ -3,7 +3,7 @@
 Uses the `service_url` fixture (tests/conftest.py: a service indexed on the real corpus, extractive
 mode, with PRESSQA_INDEX_TOKEN set). Needs Python `playwright` and a Chromium binary: Debian's
 `chromium` package at /usr/bin/chromium (or set PRESSQA_CHROMIUM); Playwright's own browser download
-is not used. `UPDATE_SCREENSHOT=1 pytest tests/test_page.py` also refreshes docs/screenshot.png.
+is not used. `UPDATE_SCREENSHOT=1 pytest tests/e2e/test_page.py` also refreshes docs/screenshot.png.
 """
 
 import json
@@ -23,7 +23,7 @@ expect = sync_api.expect
 
 CHROMIUM = os.environ.get("PRESSQA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 60_000  # the first question may warm up the embedder
 
 # From eval/dev.jsonl (q002): gold file data/103.txt.
