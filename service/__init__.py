@@ -1,1 +1,1 @@
-"""The HTTP service around the pipelines: page, release endpoints and the index command line."""
+"""The app shell: serves the rooms of pipelines/ behind one gate (tokens, limits), plus /health, /releases, the page, MCP."""
