@@ -1,4 +1,3 @@
-import math
 import os
 import threading
 import time
@@ -9,13 +8,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from haystack import Document, default_to_dict, logging
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.document_stores.in_memory import document_store as _memory
 from haystack.document_stores.types import DuplicatePolicy
 from haystack.utils.filters import document_matches_filter
 
+from components.store_search_index import StoreSearchIndex
 from components.index_file import CorruptIndexFileError, IndexFile, IndexNotSavedError, Stamp, StoredIndex
 
 logger = logging.getLogger(__name__)
@@ -25,20 +24,6 @@ DATA_DIR_ENV = "PRESSQA_DATA_DIR"
 RELOAD_POLL_SECONDS = float(os.environ.get("PRESSQA_RELOAD_POLL_SECONDS", "0.25"))
 
 __all__ = ["PersistentInMemoryDocumentStore", "IndexNotSavedError", "CorruptIndexFileError", "on_publish"]
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """An immutable view of an index for lock-free reads: documents plus precomputed search structures."""
-
-    documents: tuple[Document, ...]
-    embeddings: np.ndarray  # one row per document; zero rows where a document has no embedding
-    has_embedding: np.ndarray  # bool per document
-    postings: dict[str, tuple[np.ndarray, np.ndarray]]  # token -> (document rows, term frequencies)
-    doc_lengths: np.ndarray
-    avg_doc_len: float
-    bm25_docs: int
-    version: int = 0
 
 
 @dataclass
@@ -72,7 +57,7 @@ class _IndexState:
 
     lock: threading.RLock = field(default_factory=threading.RLock)
     loaded: bool = False
-    snapshot: _Snapshot | None = None
+    snapshot: StoreSearchIndex | None = None  # the version served to readers
     version: int = 0  # the version this process serves
     stamp: Stamp | None = None  # the file identity that version came from (or was written as)
     depth: int = 0  # nesting of open transactions (owned by the thread holding `lock`)
@@ -217,12 +202,12 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         finally:
             side.shutdown()
 
-    def _install(self, stored: StoredIndex, memory: _Memory, snapshot: _Snapshot | None = None) -> None:
+    def _install(self, stored: StoredIndex, memory: _Memory, snapshot: StoreSearchIndex | None = None) -> None:
         """Serve `stored` (call under the state lock)."""
         memory.install(self.index)
         self._publish(snapshot or self._build_snapshot(memory, stored.version), stored.stamp)
 
-    def _publish(self, snapshot: _Snapshot, stamp: Stamp | None) -> None:
+    def _publish(self, snapshot: StoreSearchIndex, stamp: Stamp | None) -> None:
         state = self._state
         state.snapshot, state.version, state.stamp = snapshot, snapshot.version, stamp
         for listener in _PUBLISH_LISTENERS:
@@ -299,10 +284,13 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
                 # Published only once saved: readers never see a version a restart would not have.
                 self._publish(snapshot, stamp)
 
-    def _changing(self, change, *args: Any, **kwargs: Any) -> Any:
-        """The one change hook: every write, delete and update runs as (part of) a transaction."""
+    def _changing(self, change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """The one change hook: every mutator runs `change` (Haystack's own, on this store's memory) as (part
+        of) a transaction, so memory and the file change together, as one new version, or not at all."""
         with self.transaction():
             return change(*args, **kwargs)
+
+    # Every mutator of `InMemoryDocumentStore` (their `*_async` forms call these) goes through `_changing`.
 
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
         """Write documents (see `InMemoryDocumentStore.write_documents`) and persist the index."""
@@ -321,12 +309,25 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         return self._changing(super().delete_by_filter, filters)
 
     def update_by_filter(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
-        """Update the meta of the documents matching `filters` and persist the index."""
-        return self._changing(super().update_by_filter, filters, meta)
+        """Merge `meta` into the meta of the documents matching `filters` and persist the index."""
+        return self._changing(self._update_meta, filters, meta)
 
-    # --- reads: on an immutable snapshot -------------------------------------------------------------
+    def _update_meta(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
+        """`InMemoryDocumentStore.update_by_filter`, on copies: Haystack's changes each matching document's
+        meta in place, and those document objects are also the version readers are served and the memory a
+        failed save restores, so readers would see an unsaved change and a failed save would keep it."""
+        self._validate_filters(filters)
+        matching = [
+            doc for doc in self.storage.values()
+            if document_matches_filter(filters=filters, document=doc, strict_datetime_comparison=self.strict_datetime_comparison)
+        ]
+        for doc in matching:
+            self.storage[doc.id] = replace(doc, meta={**doc.meta, **meta})  # content unchanged: BM25 stats stay
+        return len(matching)
 
-    def _snapshot(self) -> _Snapshot:
+    # --- reads: on the immutable search index of the version served (components/store_search_index.py) ---
+
+    def _snapshot(self) -> StoreSearchIndex:
         state = self._state
         snapshot = state.snapshot
         if snapshot is not None:
@@ -336,49 +337,8 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
                 state.snapshot = self._build_snapshot(_Memory.of(self.index), state.version)
             return state.snapshot
 
-    def _build_snapshot(self, memory: _Memory, version: int) -> _Snapshot:
-        documents = tuple(memory.storage.values())
-        dims = next((len(d.embedding) for d in documents if d.embedding is not None), 0)
-        embeddings = np.zeros((len(documents), dims), dtype=np.float32)
-        has_embedding = np.zeros(len(documents), dtype=bool)
-        rows: dict[str, list[int]] = defaultdict(list)
-        freqs: dict[str, list[int]] = defaultdict(list)
-        doc_lengths = np.zeros(len(documents), dtype=np.float32)
-        for row, doc in enumerate(documents):
-            if doc.embedding is not None and len(doc.embedding) == dims:
-                embeddings[row] = doc.embedding
-                has_embedding[row] = True
-            stats = memory.bm25.get(doc.id)
-            if doc.content is None or stats is None:
-                continue
-            doc_lengths[row] = stats.doc_len
-            for token, freq in stats.freq_token.items():
-                rows[token].append(row)
-                freqs[token].append(freq)
-        postings = {t: (np.array(rows[t]), np.array(freqs[t], dtype=np.float32)) for t in rows}
-        return _Snapshot(
-            documents=documents,
-            embeddings=embeddings,
-            has_embedding=has_embedding,
-            postings=postings,
-            doc_lengths=doc_lengths,
-            avg_doc_len=float(memory.avg_doc_len),
-            bm25_docs=len(memory.bm25),
-            version=version,
-        )
-
-    def _filter_mask(self, snapshot: _Snapshot, filters: dict[str, Any] | None) -> np.ndarray | None:
-        if not filters:
-            return None
-        self._validate_filters(filters)
-        return np.fromiter(
-            (
-                document_matches_filter(filters=filters, document=d, strict_datetime_comparison=self.strict_datetime_comparison)
-                for d in snapshot.documents
-            ),
-            dtype=bool,
-            count=len(snapshot.documents),
-        )
+    def _build_snapshot(self, memory: _Memory, version: int) -> StoreSearchIndex:
+        return StoreSearchIndex.build(memory.storage.values(), self._tokenize_bm25, version, previous=self._state.snapshot)
 
     def count_documents(self) -> int:
         """Number of documents in the index."""
@@ -386,56 +346,29 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
 
     def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
         """Documents matching `filters` (all documents without filters)."""
-        snapshot = self._snapshot()
-        mask = self._filter_mask(snapshot, filters)
-        docs = [d for i, d in enumerate(snapshot.documents) if mask is None or mask[i]]
+        self._validate_filters(filters)
+        docs = self._snapshot().filter_documents(filters, self.strict_datetime_comparison)
         return docs if self.return_embedding else [replace(d, embedding=None) for d in docs]
 
-    @staticmethod
-    def _top(scores: np.ndarray, candidates: np.ndarray, top_k: int) -> np.ndarray:
-        """Rows of the `top_k` best scores among `candidates`, best first (ties keep storage order)."""
-        if len(candidates) > top_k:
-            part = np.argpartition(-scores[candidates], top_k - 1)[:top_k]
-            candidates = candidates[part]
-        order = np.lexsort((candidates, -scores[candidates]))
-        return candidates[order]
+    def count_documents_by_filter(self, filters: dict[str, Any]) -> int:
+        """Number of documents matching `filters`, in the version served."""
+        return len(self.filter_documents(filters))
 
     def bm25_retrieval(
         self, query: str, filters: dict[str, Any] | None = None, top_k: int = 10, scale_score: bool = False
     ) -> list[Document]:
-        """BM25L retrieval on the inverted index; same scores as `InMemoryDocumentStore` with BM25L."""
+        """BM25L retrieval on the inverted index; same scores and order as `InMemoryDocumentStore` with BM25L."""
         if self.bm25_algorithm != "BM25L":
             return super().bm25_retrieval(query, filters=filters, top_k=top_k, scale_score=scale_score)
         if not query:
             raise ValueError("Query should be a non-empty string")
-        snapshot = self._snapshot()
         if filters and "operator" not in filters:
             raise ValueError("Invalid filter syntax. See https://docs.haystack.deepset.ai/docs/metadata-filtering for details.")
-        k1 = self.bm25_parameters.get("k1", 1.5)
-        b = self.bm25_parameters.get("b", 0.75)
-        delta = self.bm25_parameters.get("delta", 0.5)
-        scores = np.zeros(len(snapshot.documents), dtype=np.float64)
-        if snapshot.avg_doc_len > 0:
-            for token in dict.fromkeys(self._tokenize_bm25(query)):
-                posting = snapshot.postings.get(token)
-                if posting is None:
-                    continue
-                rows, tf = posting
-                idf = math.log((snapshot.bm25_docs + 1.0) / (len(rows) + 0.5))
-                ctd = tf / (1 - b + b * snapshot.doc_lengths[rows] / snapshot.avg_doc_len)
-                scores[rows] += idf * (1.0 + k1) * (ctd + delta) / (k1 + ctd + delta)
-        candidates = np.flatnonzero(scores > 0)
-        mask = self._filter_mask(snapshot, filters)
-        if mask is not None:
-            candidates = candidates[mask[candidates]]
-        results = []
-        for row in self._top(scores, candidates, top_k):
-            score = float(scores[row])
-            if scale_score:
-                score = 1 / (1 + math.exp(-score / 8))
-            doc = snapshot.documents[row]
-            results.append(replace(doc, score=score, embedding=doc.embedding if self.return_embedding else None))
-        return results
+        return self._snapshot().bm25_retrieval(
+            self._tokenize_bm25(query), filters=filters, top_k=top_k, scale_score=scale_score,
+            return_embedding=self.return_embedding, bm25_parameters=self.bm25_parameters,
+            strict_datetime_comparison=self.strict_datetime_comparison,
+        )
 
     def embedding_retrieval(
         self,
@@ -445,32 +378,15 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         scale_score: bool = False,
         return_embedding: bool | None = False,
     ) -> list[Document]:
-        """Embedding retrieval on a cached matrix; same scores as `InMemoryDocumentStore`."""
+        """Embedding retrieval on a cached matrix; same scores and order as `InMemoryDocumentStore`."""
         if len(query_embedding) == 0 or not isinstance(query_embedding[0], float):
             raise ValueError("query_embedding should be a non-empty list of floats.")
-        snapshot = self._snapshot()
-        candidates = np.flatnonzero(snapshot.has_embedding)
-        mask = self._filter_mask(snapshot, filters)
-        if mask is not None:
-            candidates = candidates[mask[candidates]]
-        if len(candidates) == 0:
-            return []
-        query = np.asarray(query_embedding, dtype=np.float32)
-        matrix = snapshot.embeddings
-        if self.embedding_similarity_function == "cosine":
-            norms = np.linalg.norm(matrix, axis=1)
-            scores = (matrix @ query) / (np.where(norms == 0, 1, norms) * (np.linalg.norm(query) or 1.0))
-        else:
-            scores = matrix @ query
-        keep_embedding = self.return_embedding if return_embedding is None else return_embedding
-        results = []
-        for row in self._top(scores, candidates, top_k):
-            score = float(scores[row])
-            if scale_score:
-                score = (score + 1) / 2 if self.embedding_similarity_function == "cosine" else 1 / (1 + math.exp(-score / 100))
-            doc = snapshot.documents[row]
-            results.append(replace(doc, score=score, embedding=doc.embedding if keep_embedding else None))
-        return results
+        self._validate_filters(filters)
+        return self._snapshot().embedding_retrieval(
+            query_embedding, similarity=self.embedding_similarity_function, filters=filters, top_k=top_k,
+            scale_score=scale_score, return_embedding=self.return_embedding if return_embedding is None else return_embedding,
+            strict_datetime_comparison=self.strict_datetime_comparison,
+        )
 
 
 @contextmanager
