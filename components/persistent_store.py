@@ -1,3 +1,19 @@
+"""`PersistentInMemoryDocumentStore`: Haystack's in-memory store, persisted and shared by serving processes.
+
+Three concerns, three modules (issue #11):
+- this module: *changes* — the one change hook every mutator goes through (a versioned transaction:
+  memory and the file change together or not at all), the writer lock across processes, reload of a
+  version another process wrote, and publishing the new version to readers;
+- `components/index_file.py`: the *file* — atomic versioned writes, the `flock`, recovery from a crash;
+- `components/store_search_index.py`: *search* — the immutable index of one version that every read
+  (filters, BM25, embedding retrieval) runs on, lock-free, with Haystack's scoring.
+
+Why not Haystack's own `InMemoryDocumentStore`: its `save_to_disk` writes in place (a crash leaves a
+truncated file), nothing loads a newer file in other processes (each service worker would serve its own,
+diverging index), its `update_by_filter` changes documents in place (a reader sees it half-done), and its
+searches score every document in Python while a writer changes the same dictionaries.
+"""
+
 import os
 import threading
 import time
@@ -14,8 +30,8 @@ from haystack.document_stores.in_memory import document_store as _memory
 from haystack.document_stores.types import DuplicatePolicy
 from haystack.utils.filters import document_matches_filter
 
-from components.store_search_index import StoreSearchIndex
 from components.index_file import CorruptIndexFileError, IndexFile, IndexNotSavedError, Stamp, StoredIndex
+from components.store_search_index import StoreSearchIndex
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +44,12 @@ __all__ = ["PersistentInMemoryDocumentStore", "IndexNotSavedError", "CorruptInde
 
 @dataclass
 class _Memory:
-    """Haystack's per-index structures (documents and BM25 statistics), as one unit to save, restore or swap."""
+    """Haystack's per-index structures (documents and BM25 statistics), as one unit to save, restore or swap.
+
+    The parent keeps them in module-level registries keyed by index (`shared=True`), and has no API to
+    snapshot or replace them: a transaction's rollback and a reload need exactly that, so this class, and
+    only it, touches those registries. Searches never read them (the search index has its own statistics).
+    """
 
     storage: dict[str, Document]
     bm25: dict[str, Any]
@@ -98,12 +119,21 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
     - **Transactions**: `with store.transaction(): ...` groups changes into one saved, published
       version (e.g. write a release's new chunks and delete its old ones): readers and a crash see
       all of it or nothing.
-    - **Reads** work on an immutable snapshot, so searches are answered, consistently, while indexing
-      runs; BM25 (BM25L, the parent's scoring) uses an inverted index and embedding retrieval a cached
-      matrix instead of scanning every document in Python on each query.
+    - **One change hook** (`_changing`): `write_documents`, `delete_documents`, `delete_all_documents`,
+      `delete_by_filter` and `update_by_filter` (and their `*_async` forms, which call them) each run as
+      a transaction; `update_by_filter` replaces the matching documents by updated copies instead of
+      changing them in place, so the version being served and the memory a failed save restores stay as
+      they were.
+    - **Reads** work on the immutable search index of the version served
+      (`components/store_search_index.py`), so searches are answered, consistently, while indexing runs:
+      BM25L on an inverted index and embedding retrieval on a cached matrix, with the same scores and
+      order as the parent (`tests/test_store_search_index.py`) but without scanning every document in
+      Python on each query. `count_documents_by_filter` counts on it too; the parent's other metadata
+      helpers (`get_metadata_*`, `count_unique_metadata_by_filter`) read the live memory.
 
-    Why not Haystack's own: `InMemoryDocumentStore.save_to_disk` writes in place (a crash leaves a
-    truncated file) and nothing reloads it in other processes.
+    Conformance: Haystack's own `DocumentStoreBaseExtendedTests` and metadata mixins pass
+    (`tests/test_store_conformance.py`), each followed by a reload from the file that must match memory.
+    Why not Haystack's own store: see the module docstring.
 
     A relative `persist_path` is resolved against `PRESSQA_DATA_DIR` (default `data`), so YAML names the
     file and the deployment chooses the folder.
