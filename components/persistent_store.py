@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,11 +44,12 @@ __all__ = ["PersistentInMemoryDocumentStore", "IndexNotSavedError", "CorruptInde
 
 @dataclass
 class _Memory:
-    """Haystack's per-index structures (documents and BM25 statistics), as one unit to save, restore or swap.
+    """Haystack's structures of one store (documents and BM25 statistics), as one unit to save, restore or swap.
 
-    The parent keeps them in module-level registries keyed by index (`shared=True`), and has no API to
-    snapshot or replace them: a transaction's rollback and a reload need exactly that, so this class, and
-    only it, touches those registries. Searches never read them (the search index has its own statistics).
+    The parent has no API to snapshot or replace them, and a transaction's rollback and a reload need
+    exactly that: this class, and only it, reads and writes them, through the parent's own accessors
+    (`storage`, `_bm25_attr`, `_avg_doc_len`, `_freq_vocab_for_idf`). Searches never read them: the
+    search index has its own statistics. Documents are shared, not copied: nothing changes one in place.
     """
 
     storage: dict[str, Document]
@@ -57,19 +58,22 @@ class _Memory:
     freq_vocab: Counter
 
     @classmethod
-    def of(cls, index: str) -> "_Memory":
-        return cls(
-            dict(_memory._STORAGES[index]),
-            dict(_memory._BM25_STATS_STORAGES[index]),
-            _memory._AVERAGE_DOC_LEN_STORAGES[index],
-            Counter(_memory._FREQ_VOCAB_FOR_IDF_STORAGES[index]),
-        )
+    def of(cls, store: InMemoryDocumentStore) -> "_Memory":
+        """A copy of `store`'s structures."""
+        return cls(dict(_live_storage(store)), dict(store._bm25_attr), store._avg_doc_len, Counter(store._freq_vocab_for_idf))
 
-    def install(self, index: str) -> None:
-        _memory._STORAGES[index] = self.storage
-        _memory._BM25_STATS_STORAGES[index] = self.bm25
-        _memory._AVERAGE_DOC_LEN_STORAGES[index] = self.avg_doc_len
-        _memory._FREQ_VOCAB_FOR_IDF_STORAGES[index] = self.freq_vocab
+    def install(self, store: InMemoryDocumentStore) -> None:
+        """Make these `store`'s structures (in place: the parent has a setter only for the average)."""
+        for live, saved in ((_live_storage(store), self.storage), (store._bm25_attr, self.bm25), (store._freq_vocab_for_idf, self.freq_vocab)):
+            if live is not saved:
+                live.clear()
+                live.update(saved)
+        store._avg_doc_len = self.avg_doc_len
+
+
+def _live_storage(store: InMemoryDocumentStore) -> dict[str, Document]:
+    """The parent's own, changing storage (`PersistentInMemoryDocumentStore.storage` is the served version)."""
+    return InMemoryDocumentStore.storage.fget(store)
 
 
 @dataclass
@@ -82,6 +86,7 @@ class _IndexState:
     version: int = 0  # the version this process serves
     stamp: Stamp | None = None  # the file identity that version came from (or was written as)
     depth: int = 0  # nesting of open transactions (owned by the thread holding `lock`)
+    writer: int | None = None  # the thread running the open transaction
     problems: list[str] = field(default_factory=list)
     watcher: threading.Thread | None = None
 
@@ -151,6 +156,11 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         :param persist_path: JSON file holding the index; `None` keeps it in memory only.
         :param kwargs: Passed to `InMemoryDocumentStore` (set `index` so pipelines share the documents).
         """
+        if kwargs.get("shared") is False:
+            raise ValueError(
+                "PersistentInMemoryDocumentStore needs shared=True: an index file is served as one index per "
+                "process, shared by every pipeline (and component) naming it"
+            )
         super().__init__(**kwargs)
         self.persist_path = persist_path
         path = self.resolved_path
@@ -228,13 +238,13 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         )
         try:
             InMemoryDocumentStore.write_documents(side, [Document.from_dict(d) for d in stored.documents], policy=DuplicatePolicy.OVERWRITE)
-            return _Memory(side._local_storage, side._local_bm25_attr, side._local_avg_doc_len, side._local_freq_vocab_for_idf)
+            return _Memory.of(side)
         finally:
             side.shutdown()
 
     def _install(self, stored: StoredIndex, memory: _Memory, snapshot: StoreSearchIndex | None = None) -> None:
         """Serve `stored` (call under the state lock)."""
-        memory.install(self.index)
+        memory.install(self)
         self._publish(snapshot or self._build_snapshot(memory, stored.version), stored.stamp)
 
     def _publish(self, snapshot: StoreSearchIndex, stamp: Stamp | None) -> None:
@@ -298,19 +308,19 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
             with self._file.writer_lock() if self._file else _no_lock():
                 if self._file is not None:
                     self._catch_up()
-                before = _Memory.of(self.index)
-                state.depth = 1
+                before = _Memory.of(self)
+                state.depth, state.writer = 1, threading.get_ident()
                 try:
                     yield
                     version = state.version + 1
-                    memory = _Memory.of(self.index)
+                    memory = _Memory.of(self)
                     snapshot = self._build_snapshot(memory, version)
                     stamp = self._file.write(self.index, version, [d.to_dict(flatten=False) for d in memory.storage.values()]) if self._file else None
                 except BaseException:
-                    before.install(self.index)
+                    before.install(self)
                     raise
                 finally:
-                    state.depth = 0
+                    state.depth, state.writer = 0, None
                 # Published only once saved: readers never see a version a restart would not have.
                 self._publish(snapshot, stamp)
 
@@ -364,11 +374,20 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
             return snapshot
         with state.lock:
             if state.snapshot is None:
-                state.snapshot = self._build_snapshot(_Memory.of(self.index), state.version)
+                state.snapshot = self._build_snapshot(_Memory.of(self), state.version)
             return state.snapshot
 
     def _build_snapshot(self, memory: _Memory, version: int) -> StoreSearchIndex:
         return StoreSearchIndex.build(memory.storage.values(), self._tokenize_bm25, version, previous=self._state.snapshot)
+
+    @property
+    def storage(self) -> Mapping[str, Document]:
+        """The documents by id, of the version served (read-only); inside a change, for the thread making
+        it, the parent's live storage. So the parent's read helpers (`get_metadata_*`, ...) see one whole
+        version, as every search does, never a change half made."""
+        if self._state.writer == threading.get_ident():
+            return _live_storage(self)
+        return self._snapshot().by_id
 
     def count_documents(self) -> int:
         """Number of documents in the index."""

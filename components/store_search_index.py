@@ -24,8 +24,9 @@ hits = index.bm25_retrieval(store._tokenize_bm25("5G campus network"), top_k=5)
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ class StoreSearchIndex:
     doc_lengths: np.ndarray  # float64 tokens per document (0 without content)
     avg_doc_len: float  # over documents with content, as Haystack's
     version: int = 0
+    by_id: Mapping[str, Document] = field(default_factory=dict)  # read-only view of `documents`
 
     @classmethod
     def build(
@@ -98,7 +100,8 @@ class StoreSearchIndex:
                 freqs[token].append(freq)
         postings = {t: (np.array(rows[t]), np.array(freqs[t], dtype=np.float64)) for t in rows}
         avg_doc_len = sum(s.doc_len for s in stats.values()) / len(stats) if stats else 0.0
-        return cls(documents, stats, embeddings, has_embedding, postings, doc_lengths, avg_doc_len, version)
+        by_id = MappingProxyType({d.id: d for d in documents})
+        return cls(documents, stats, embeddings, has_embedding, postings, doc_lengths, avg_doc_len, version, by_id)
 
     def filter_mask(self, filters: dict[str, Any] | None, strict_datetime_comparison: bool = False) -> np.ndarray | None:
         """Per document: does it match `filters` (Haystack's filter semantics)? None without filters."""

@@ -5,6 +5,7 @@ postings), documents without content, without embedding and with a zero embeddin
 """
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -146,3 +147,31 @@ def test_every_mutator_goes_through_the_change_hook(stores, monkeypatch, change)
     change(store, docs)
     assert calls and store.version == version + 1
     assert json.loads(store.resolved_path.read_text())["version"] == version + 1
+
+
+def test_haystacks_read_helpers_see_the_served_version_during_a_change(stores):
+    """The parent's metadata helpers read `storage`: outside the writing thread that is the version
+    served, so a change half made (here: a transaction still open) is invisible, as it is to searches."""
+    store, _ = stores()
+    store.write_documents([Document(content="old", meta={"year": 2020})])
+    seen = {}
+
+    def read():
+        seen.update(fields=store.get_metadata_fields_info(), count=store.count_documents_by_filter({"field": "meta.year", "operator": ">", "value": 0}),
+                    unique=store.count_unique_metadata_by_filter({}, ["year"]))
+
+    with store.transaction():
+        store.write_documents([Document(content="new", meta={"year": 2021, "reviewed": True})])
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join()
+        assert "reviewed" in store.get_metadata_fields_info()  # the writing thread sees its own change
+    assert seen == {"fields": {"year": {"type": "int"}}, "count": 1, "unique": {"year": 1}}
+    assert "reviewed" in store.get_metadata_fields_info() and store.count_unique_metadata_by_filter({}, ["year"]) == {"year": 2}
+    with pytest.raises(TypeError):
+        store.storage["x"] = Document(content="not through the change hook")  # the served version is read-only
+
+
+def test_a_store_not_shared_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(ValueError, match="shared=True"):
+        PersistentInMemoryDocumentStore(index="not-shared", persist_path=str(tmp_path / "n.json"), shared=False)
