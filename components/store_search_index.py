@@ -1,8 +1,8 @@
 """The search side of `PersistentInMemoryDocumentStore`: an immutable, array-based index of one version.
 
 Why not Haystack's own search: `InMemoryDocumentStore.bm25_retrieval` scores every document in Python on
-each query (132 ms per BM25 + embedding query pair on our 1,613 chunks, against 7 ms here, measured with
-`NOTES-store.md`'s command) and reads the live storage, which a writer changes meanwhile. This index is
+each query (116-185 ms per BM25 + embedding query pair on our 1,613 chunks, against 6 ms here:
+`scripts/store_matches_haystack.py`) and reads the live storage, which a writer changes meanwhile. This index is
 built once per published version and never changed, so searches need no lock and always see one whole
 version.
 
