@@ -133,8 +133,8 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
       (`components/store_search_index.py`), so searches are answered, consistently, while indexing runs:
       BM25L on an inverted index and embedding retrieval on a cached matrix, with the same scores and
       order as the parent (`tests/test_store_search_index.py`) but without scanning every document in
-      Python on each query. `count_documents_by_filter` counts on it too; the parent's other metadata
-      helpers (`get_metadata_*`, `count_unique_metadata_by_filter`) read the live memory.
+      Python on each query. `storage` is that version too (read-only) for every thread but the one
+      making a change, so the parent's metadata helpers (`get_metadata_*`, `count_*_by_filter`) read it.
 
     Conformance: Haystack's own `DocumentStoreBaseExtendedTests` and metadata mixins pass
     (`tests/test_store_conformance.py`), each followed by a reload from the file that must match memory.
