@@ -1,7 +1,12 @@
 """The file an embedded index persists to: atomic versioned writes, a cross-process writer lock, recovery.
 
-Kept apart from the search structures in `persistent_store.py` (issue #11: persistence separate from the
-index), so another storage format or place can replace it without touching retrieval.
+Kept apart from the change logic (`persistent_store.py`) and the search structures
+(`store_search_index.py`) (issue #11: persistence separate from the search index), so another storage
+format or place can replace it without touching retrieval.
+
+Why not Haystack's `InMemoryDocumentStore.save_to_disk`/`load_from_disk`: it writes the file in place
+(a crash mid-write leaves a truncated file that `load_from_disk` cannot read), has no version to tell a
+newer file from the one loaded, and no lock between two processes writing it.
 """
 
 import errno

@@ -1,15 +1,29 @@
-import math
+"""`PersistentInMemoryDocumentStore`: Haystack's in-memory store, persisted and shared by serving processes.
+
+Three concerns, three modules (issue #11):
+- this module: *changes* — the one change hook every mutator goes through (a versioned transaction:
+  memory and the file change together or not at all), the writer lock across processes, reload of a
+  version another process wrote, and publishing the new version to readers;
+- `components/index_file.py`: the *file* — atomic versioned writes, the `flock`, recovery from a crash;
+- `components/store_search_index.py`: *search* — the immutable index of one version that every read
+  (filters, BM25, embedding retrieval) runs on, lock-free, with Haystack's scoring.
+
+Why not Haystack's own `InMemoryDocumentStore`: its `save_to_disk` writes in place (a crash leaves a
+truncated file), nothing loads a newer file in other processes (each service worker would serve its own,
+diverging index), its `update_by_filter` changes documents in place (a reader sees it half-done), and its
+searches score every document in Python while a writer changes the same dictionaries.
+"""
+
 import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from haystack import Document, default_to_dict, logging
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.document_stores.in_memory import document_store as _memory
@@ -17,6 +31,7 @@ from haystack.document_stores.types import DuplicatePolicy
 from haystack.utils.filters import document_matches_filter
 
 from components.index_file import CorruptIndexFileError, IndexFile, IndexNotSavedError, Stamp, StoredIndex
+from components.store_search_index import StoreSearchIndex
 
 logger = logging.getLogger(__name__)
 
@@ -27,23 +42,15 @@ RELOAD_POLL_SECONDS = float(os.environ.get("PRESSQA_RELOAD_POLL_SECONDS", "0.25"
 __all__ = ["PersistentInMemoryDocumentStore", "IndexNotSavedError", "CorruptIndexFileError", "on_publish"]
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    """An immutable view of an index for lock-free reads: documents plus precomputed search structures."""
-
-    documents: tuple[Document, ...]
-    embeddings: np.ndarray  # one row per document; zero rows where a document has no embedding
-    has_embedding: np.ndarray  # bool per document
-    postings: dict[str, tuple[np.ndarray, np.ndarray]]  # token -> (document rows, term frequencies)
-    doc_lengths: np.ndarray
-    avg_doc_len: float
-    bm25_docs: int
-    version: int = 0
-
-
 @dataclass
 class _Memory:
-    """Haystack's per-index structures (documents and BM25 statistics), as one unit to save, restore or swap."""
+    """Haystack's structures of one store (documents and BM25 statistics), as one unit to save, restore or swap.
+
+    The parent has no API to snapshot or replace them, and a transaction's rollback and a reload need
+    exactly that: this class, and only it, reads and writes them, through the parent's own accessors
+    (`storage`, `_bm25_attr`, `_avg_doc_len`, `_freq_vocab_for_idf`). Searches never read them: the
+    search index has its own statistics. Documents are shared, not copied: nothing changes one in place.
+    """
 
     storage: dict[str, Document]
     bm25: dict[str, Any]
@@ -51,19 +58,22 @@ class _Memory:
     freq_vocab: Counter
 
     @classmethod
-    def of(cls, index: str) -> "_Memory":
-        return cls(
-            dict(_memory._STORAGES[index]),
-            dict(_memory._BM25_STATS_STORAGES[index]),
-            _memory._AVERAGE_DOC_LEN_STORAGES[index],
-            Counter(_memory._FREQ_VOCAB_FOR_IDF_STORAGES[index]),
-        )
+    def of(cls, store: InMemoryDocumentStore) -> "_Memory":
+        """A copy of `store`'s structures."""
+        return cls(dict(_live_storage(store)), dict(store._bm25_attr), store._avg_doc_len, Counter(store._freq_vocab_for_idf))
 
-    def install(self, index: str) -> None:
-        _memory._STORAGES[index] = self.storage
-        _memory._BM25_STATS_STORAGES[index] = self.bm25
-        _memory._AVERAGE_DOC_LEN_STORAGES[index] = self.avg_doc_len
-        _memory._FREQ_VOCAB_FOR_IDF_STORAGES[index] = self.freq_vocab
+    def install(self, store: InMemoryDocumentStore) -> None:
+        """Make these `store`'s structures (in place: the parent has a setter only for the average)."""
+        for live, saved in ((_live_storage(store), self.storage), (store._bm25_attr, self.bm25), (store._freq_vocab_for_idf, self.freq_vocab)):
+            if live is not saved:
+                live.clear()
+                live.update(saved)
+        store._avg_doc_len = self.avg_doc_len
+
+
+def _live_storage(store: InMemoryDocumentStore) -> dict[str, Document]:
+    """The parent's own, changing storage (`PersistentInMemoryDocumentStore.storage` is the served version)."""
+    return InMemoryDocumentStore.storage.fget(store)
 
 
 @dataclass
@@ -72,10 +82,11 @@ class _IndexState:
 
     lock: threading.RLock = field(default_factory=threading.RLock)
     loaded: bool = False
-    snapshot: _Snapshot | None = None
+    snapshot: StoreSearchIndex | None = None  # the version served to readers
     version: int = 0  # the version this process serves
     stamp: Stamp | None = None  # the file identity that version came from (or was written as)
     depth: int = 0  # nesting of open transactions (owned by the thread holding `lock`)
+    writer: int | None = None  # the thread running the open transaction
     problems: list[str] = field(default_factory=list)
     watcher: threading.Thread | None = None
 
@@ -113,12 +124,21 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
     - **Transactions**: `with store.transaction(): ...` groups changes into one saved, published
       version (e.g. write a release's new chunks and delete its old ones): readers and a crash see
       all of it or nothing.
-    - **Reads** work on an immutable snapshot, so searches are answered, consistently, while indexing
-      runs; BM25 (BM25L, the parent's scoring) uses an inverted index and embedding retrieval a cached
-      matrix instead of scanning every document in Python on each query.
+    - **One change hook** (`_changing`): `write_documents`, `delete_documents`, `delete_all_documents`,
+      `delete_by_filter` and `update_by_filter` (and their `*_async` forms, which call them) each run as
+      a transaction; `update_by_filter` replaces the matching documents by updated copies instead of
+      changing them in place, so the version being served and the memory a failed save restores stay as
+      they were.
+    - **Reads** work on the immutable search index of the version served
+      (`components/store_search_index.py`), so searches are answered, consistently, while indexing runs:
+      BM25L on an inverted index and embedding retrieval on a cached matrix, with the same scores and
+      order as the parent (`tests/test_store_search_index.py`) but without scanning every document in
+      Python on each query. `storage` is that version too (read-only) for every thread but the one
+      making a change, so the parent's metadata helpers (`get_metadata_*`, `count_*_by_filter`) read it.
 
-    Why not Haystack's own: `InMemoryDocumentStore.save_to_disk` writes in place (a crash leaves a
-    truncated file) and nothing reloads it in other processes.
+    Conformance: Haystack's own `DocumentStoreBaseExtendedTests` and metadata mixins pass
+    (`tests/test_store_conformance.py`), each followed by a reload from the file that must match memory.
+    Why not Haystack's own store: see the module docstring.
 
     A relative `persist_path` is resolved against `PRESSQA_DATA_DIR` (default `data`), so YAML names the
     file and the deployment chooses the folder.
@@ -136,6 +156,11 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         :param persist_path: JSON file holding the index; `None` keeps it in memory only.
         :param kwargs: Passed to `InMemoryDocumentStore` (set `index` so pipelines share the documents).
         """
+        if kwargs.get("shared") is False:
+            raise ValueError(
+                "PersistentInMemoryDocumentStore needs shared=True: an index file is served as one index per "
+                "process, shared by every pipeline (and component) naming it"
+            )
         super().__init__(**kwargs)
         self.persist_path = persist_path
         path = self.resolved_path
@@ -213,16 +238,16 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         )
         try:
             InMemoryDocumentStore.write_documents(side, [Document.from_dict(d) for d in stored.documents], policy=DuplicatePolicy.OVERWRITE)
-            return _Memory(side._local_storage, side._local_bm25_attr, side._local_avg_doc_len, side._local_freq_vocab_for_idf)
+            return _Memory.of(side)
         finally:
             side.shutdown()
 
-    def _install(self, stored: StoredIndex, memory: _Memory, snapshot: _Snapshot | None = None) -> None:
+    def _install(self, stored: StoredIndex, memory: _Memory, snapshot: StoreSearchIndex | None = None) -> None:
         """Serve `stored` (call under the state lock)."""
-        memory.install(self.index)
+        memory.install(self)
         self._publish(snapshot or self._build_snapshot(memory, stored.version), stored.stamp)
 
-    def _publish(self, snapshot: _Snapshot, stamp: Stamp | None) -> None:
+    def _publish(self, snapshot: StoreSearchIndex, stamp: Stamp | None) -> None:
         state = self._state
         state.snapshot, state.version, state.stamp = snapshot, snapshot.version, stamp
         for listener in _PUBLISH_LISTENERS:
@@ -283,26 +308,29 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
             with self._file.writer_lock() if self._file else _no_lock():
                 if self._file is not None:
                     self._catch_up()
-                before = _Memory.of(self.index)
-                state.depth = 1
+                before = _Memory.of(self)
+                state.depth, state.writer = 1, threading.get_ident()
                 try:
                     yield
                     version = state.version + 1
-                    memory = _Memory.of(self.index)
+                    memory = _Memory.of(self)
                     snapshot = self._build_snapshot(memory, version)
                     stamp = self._file.write(self.index, version, [d.to_dict(flatten=False) for d in memory.storage.values()]) if self._file else None
                 except BaseException:
-                    before.install(self.index)
+                    before.install(self)
                     raise
                 finally:
-                    state.depth = 0
+                    state.depth, state.writer = 0, None
                 # Published only once saved: readers never see a version a restart would not have.
                 self._publish(snapshot, stamp)
 
-    def _changing(self, change, *args: Any, **kwargs: Any) -> Any:
-        """The one change hook: every write, delete and update runs as (part of) a transaction."""
+    def _changing(self, change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """The one change hook: every mutator runs `change` (Haystack's own, on this store's memory) as (part
+        of) a transaction, so memory and the file change together, as one new version, or not at all."""
         with self.transaction():
             return change(*args, **kwargs)
+
+    # Every mutator of `InMemoryDocumentStore` (their `*_async` forms call these) goes through `_changing`.
 
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
         """Write documents (see `InMemoryDocumentStore.write_documents`) and persist the index."""
@@ -321,64 +349,45 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         return self._changing(super().delete_by_filter, filters)
 
     def update_by_filter(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
-        """Update the meta of the documents matching `filters` and persist the index."""
-        return self._changing(super().update_by_filter, filters, meta)
+        """Merge `meta` into the meta of the documents matching `filters` and persist the index."""
+        return self._changing(self._update_meta, filters, meta)
 
-    # --- reads: on an immutable snapshot -------------------------------------------------------------
+    def _update_meta(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
+        """`InMemoryDocumentStore.update_by_filter`, on copies: Haystack's changes each matching document's
+        meta in place, and those document objects are also the version readers are served and the memory a
+        failed save restores, so readers would see an unsaved change and a failed save would keep it."""
+        self._validate_filters(filters)
+        matching = [
+            doc for doc in self.storage.values()
+            if document_matches_filter(filters=filters, document=doc, strict_datetime_comparison=self.strict_datetime_comparison)
+        ]
+        for doc in matching:
+            self.storage[doc.id] = replace(doc, meta={**doc.meta, **meta})  # content unchanged: BM25 stats stay
+        return len(matching)
 
-    def _snapshot(self) -> _Snapshot:
+    # --- reads: on the immutable search index of the version served (components/store_search_index.py) ---
+
+    def _snapshot(self) -> StoreSearchIndex:
         state = self._state
         snapshot = state.snapshot
         if snapshot is not None:
             return snapshot
         with state.lock:
             if state.snapshot is None:
-                state.snapshot = self._build_snapshot(_Memory.of(self.index), state.version)
+                state.snapshot = self._build_snapshot(_Memory.of(self), state.version)
             return state.snapshot
 
-    def _build_snapshot(self, memory: _Memory, version: int) -> _Snapshot:
-        documents = tuple(memory.storage.values())
-        dims = next((len(d.embedding) for d in documents if d.embedding is not None), 0)
-        embeddings = np.zeros((len(documents), dims), dtype=np.float32)
-        has_embedding = np.zeros(len(documents), dtype=bool)
-        rows: dict[str, list[int]] = defaultdict(list)
-        freqs: dict[str, list[int]] = defaultdict(list)
-        doc_lengths = np.zeros(len(documents), dtype=np.float32)
-        for row, doc in enumerate(documents):
-            if doc.embedding is not None and len(doc.embedding) == dims:
-                embeddings[row] = doc.embedding
-                has_embedding[row] = True
-            stats = memory.bm25.get(doc.id)
-            if doc.content is None or stats is None:
-                continue
-            doc_lengths[row] = stats.doc_len
-            for token, freq in stats.freq_token.items():
-                rows[token].append(row)
-                freqs[token].append(freq)
-        postings = {t: (np.array(rows[t]), np.array(freqs[t], dtype=np.float32)) for t in rows}
-        return _Snapshot(
-            documents=documents,
-            embeddings=embeddings,
-            has_embedding=has_embedding,
-            postings=postings,
-            doc_lengths=doc_lengths,
-            avg_doc_len=float(memory.avg_doc_len),
-            bm25_docs=len(memory.bm25),
-            version=version,
-        )
+    def _build_snapshot(self, memory: _Memory, version: int) -> StoreSearchIndex:
+        return StoreSearchIndex.build(memory.storage.values(), self._tokenize_bm25, version, previous=self._state.snapshot)
 
-    def _filter_mask(self, snapshot: _Snapshot, filters: dict[str, Any] | None) -> np.ndarray | None:
-        if not filters:
-            return None
-        self._validate_filters(filters)
-        return np.fromiter(
-            (
-                document_matches_filter(filters=filters, document=d, strict_datetime_comparison=self.strict_datetime_comparison)
-                for d in snapshot.documents
-            ),
-            dtype=bool,
-            count=len(snapshot.documents),
-        )
+    @property
+    def storage(self) -> Mapping[str, Document]:
+        """The documents by id, of the version served (read-only); inside a change, for the thread making
+        it, the parent's live storage. So the parent's read helpers (`get_metadata_*`, ...) see one whole
+        version, as every search does, never a change half made."""
+        if self._state.writer == threading.get_ident():
+            return _live_storage(self)
+        return self._snapshot().by_id
 
     def count_documents(self) -> int:
         """Number of documents in the index."""
@@ -386,56 +395,29 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
 
     def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
         """Documents matching `filters` (all documents without filters)."""
-        snapshot = self._snapshot()
-        mask = self._filter_mask(snapshot, filters)
-        docs = [d for i, d in enumerate(snapshot.documents) if mask is None or mask[i]]
+        self._validate_filters(filters)
+        docs = self._snapshot().filter_documents(filters, self.strict_datetime_comparison)
         return docs if self.return_embedding else [replace(d, embedding=None) for d in docs]
 
-    @staticmethod
-    def _top(scores: np.ndarray, candidates: np.ndarray, top_k: int) -> np.ndarray:
-        """Rows of the `top_k` best scores among `candidates`, best first (ties keep storage order)."""
-        if len(candidates) > top_k:
-            part = np.argpartition(-scores[candidates], top_k - 1)[:top_k]
-            candidates = candidates[part]
-        order = np.lexsort((candidates, -scores[candidates]))
-        return candidates[order]
+    def count_documents_by_filter(self, filters: dict[str, Any]) -> int:
+        """Number of documents matching `filters`, in the version served."""
+        return len(self.filter_documents(filters))
 
     def bm25_retrieval(
         self, query: str, filters: dict[str, Any] | None = None, top_k: int = 10, scale_score: bool = False
     ) -> list[Document]:
-        """BM25L retrieval on the inverted index; same scores as `InMemoryDocumentStore` with BM25L."""
+        """BM25L retrieval on the inverted index; same scores and order as `InMemoryDocumentStore` with BM25L."""
         if self.bm25_algorithm != "BM25L":
             return super().bm25_retrieval(query, filters=filters, top_k=top_k, scale_score=scale_score)
         if not query:
             raise ValueError("Query should be a non-empty string")
-        snapshot = self._snapshot()
         if filters and "operator" not in filters:
             raise ValueError("Invalid filter syntax. See https://docs.haystack.deepset.ai/docs/metadata-filtering for details.")
-        k1 = self.bm25_parameters.get("k1", 1.5)
-        b = self.bm25_parameters.get("b", 0.75)
-        delta = self.bm25_parameters.get("delta", 0.5)
-        scores = np.zeros(len(snapshot.documents), dtype=np.float64)
-        if snapshot.avg_doc_len > 0:
-            for token in dict.fromkeys(self._tokenize_bm25(query)):
-                posting = snapshot.postings.get(token)
-                if posting is None:
-                    continue
-                rows, tf = posting
-                idf = math.log((snapshot.bm25_docs + 1.0) / (len(rows) + 0.5))
-                ctd = tf / (1 - b + b * snapshot.doc_lengths[rows] / snapshot.avg_doc_len)
-                scores[rows] += idf * (1.0 + k1) * (ctd + delta) / (k1 + ctd + delta)
-        candidates = np.flatnonzero(scores > 0)
-        mask = self._filter_mask(snapshot, filters)
-        if mask is not None:
-            candidates = candidates[mask[candidates]]
-        results = []
-        for row in self._top(scores, candidates, top_k):
-            score = float(scores[row])
-            if scale_score:
-                score = 1 / (1 + math.exp(-score / 8))
-            doc = snapshot.documents[row]
-            results.append(replace(doc, score=score, embedding=doc.embedding if self.return_embedding else None))
-        return results
+        return self._snapshot().bm25_retrieval(
+            self._tokenize_bm25(query), filters=filters, top_k=top_k, scale_score=scale_score,
+            return_embedding=self.return_embedding, bm25_parameters=self.bm25_parameters,
+            strict_datetime_comparison=self.strict_datetime_comparison,
+        )
 
     def embedding_retrieval(
         self,
@@ -445,32 +427,15 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         scale_score: bool = False,
         return_embedding: bool | None = False,
     ) -> list[Document]:
-        """Embedding retrieval on a cached matrix; same scores as `InMemoryDocumentStore`."""
+        """Embedding retrieval on a cached matrix; same scores and order as `InMemoryDocumentStore`."""
         if len(query_embedding) == 0 or not isinstance(query_embedding[0], float):
             raise ValueError("query_embedding should be a non-empty list of floats.")
-        snapshot = self._snapshot()
-        candidates = np.flatnonzero(snapshot.has_embedding)
-        mask = self._filter_mask(snapshot, filters)
-        if mask is not None:
-            candidates = candidates[mask[candidates]]
-        if len(candidates) == 0:
-            return []
-        query = np.asarray(query_embedding, dtype=np.float32)
-        matrix = snapshot.embeddings
-        if self.embedding_similarity_function == "cosine":
-            norms = np.linalg.norm(matrix, axis=1)
-            scores = (matrix @ query) / (np.where(norms == 0, 1, norms) * (np.linalg.norm(query) or 1.0))
-        else:
-            scores = matrix @ query
-        keep_embedding = self.return_embedding if return_embedding is None else return_embedding
-        results = []
-        for row in self._top(scores, candidates, top_k):
-            score = float(scores[row])
-            if scale_score:
-                score = (score + 1) / 2 if self.embedding_similarity_function == "cosine" else 1 / (1 + math.exp(-score / 100))
-            doc = snapshot.documents[row]
-            results.append(replace(doc, score=score, embedding=doc.embedding if keep_embedding else None))
-        return results
+        self._validate_filters(filters)
+        return self._snapshot().embedding_retrieval(
+            query_embedding, similarity=self.embedding_similarity_function, filters=filters, top_k=top_k,
+            scale_score=scale_score, return_embedding=self.return_embedding if return_embedding is None else return_embedding,
+            strict_datetime_comparison=self.strict_datetime_comparison,
+        )
 
 
 @contextmanager
