@@ -112,10 +112,12 @@ class Indexer:
                 self.status.error = f"{type(error).__name__}: {error}"
                 raise
             finally:
+                # running until every worker serves the result: a client that waits for `running` to end
+                # (/health) then finds it everywhere
+                self.wait_until_served()
                 self.status.running = False
                 self.status.seconds = round(time.perf_counter() - started, 2)
                 workers.share_indexing_status(self.status.as_json())
-                self.wait_until_served()
             return self.status
 
     @property
