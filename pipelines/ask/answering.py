@@ -4,6 +4,7 @@ deadline, streaming, and the fallback to the extractive answer when the LLM fail
 
 import asyncio
 import concurrent.futures
+import inspect
 import os
 import re
 import threading
@@ -61,10 +62,12 @@ class Answerer:
         client's own timeout never outlasts the answer it serves (a backstop: the deadline cancels it)."""
         if name != LLM_COMPONENT:
             return
-        init_params["model"] = os.environ.get("PRESSQA_LLM_MODEL", "").strip() or init_params["model"]
-        self.llm_model = init_params["model"]
-        if "timeout" in init_params:
-            init_params["timeout"] = min(init_params["timeout"] or answer_deadline(), answer_deadline())
+        if model := os.environ.get("PRESSQA_LLM_MODEL", "").strip():
+            init_params["model"] = model
+        accepted = inspect.signature(component_class.__init__).parameters
+        self.llm_model = init_params.get("model") or getattr(accepted.get("model"), "default", None)
+        if "timeout" in accepted:
+            init_params["timeout"] = min(init_params.get("timeout") or answer_deadline(), answer_deadline())
 
     @property
     def mode(self) -> str:
