@@ -10,6 +10,7 @@ import json
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from measure_common import DEFAULT_QUESTIONS, DEFAULT_URL, REPO_ROOT, load_questions, repo_path, require_loopback
 
@@ -70,62 +71,41 @@ def main(argv: list[str] | None = None) -> int:
     golds = [Gold.from_item(item) for item in items]
     service = evaluate_service(args, items, golds)
     baseline = evaluate_baseline(args, items, golds) if args.baseline else None
+    results = summarise(args, items, service, baseline, previous)
+    print_results(args, results, previous)
+    Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    print(f"\nwrote {args.out}")
+    if results["errors"]:
+        return 1
+    return 2 if results["regressions"] and args.fail_on_regression else 0
+
+
+def summarise(
+    args: argparse.Namespace,
+    items: list[dict[str, Any]],
+    service: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The run's results as written to --out: settings, aggregates, regressions, timings, every question."""
     baseline_scores = baseline["scores"] if baseline else None
     summary_by_type = by_type(items, service["scores"], baseline_scores)
     overall = {"ours": aggregate(service["scores"]), "baseline": aggregate(baseline_scores) if baseline else None}
     if baseline is None and previous and previous.get("overall", {}).get("baseline"):
         # --no-baseline --compare: the baseline figures of the previous run (same questions, same corpus)
-        print(f"naive baseline: figures taken from {args.compare} (not re-run)")
         overall["baseline"] = previous["overall"]["baseline"]
         for question_type, entry in summary_by_type.items():
             entry["baseline"] = (previous.get("by_type", {}).get(question_type) or {}).get("baseline")
-    timing_summary = timings(service, baseline)
     errors = Counter(error for run in service["runs"] for error in run["errors"])
-    answer_modes = dict(Counter(run["mode"] for run in service["runs"]))
-    warnings = [run["warning"] for run in service["runs"] if run["warning"]]
-
-    print(f"\n{len(items)} questions from {repo_path(args.questions)}; service answer modes: {answer_modes}")
-    if warnings:
-        print(f"{len(warnings)} answers came with a warning, e.g.: {warnings[0]}")
-    if baseline:
-        print(
-            f"naive baseline: raw 1,000-char chunks, embedding top 4 ({args.embedding_model}); "
-            f"its answer = the top chunk's first {BASELINE_ANSWER_CHARS} chars"
-        )
-    previous_overall = (previous or {}).get("overall", {}).get("ours") if previous else None
-    previous_by_type = (previous or {}).get("by_type") if previous else None
-    lengths = answer_length(service["scores"])
-    regressed = regressions(items, service["scores"], previous) if previous else []
-    if previous:
-        print(f"previous run: {args.compare} (commit {previous.get('meta', {}).get('commit')})")
-    print(overall_table(overall["ours"], overall["baseline"], previous_overall))
-    with_baseline = overall["baseline"] is not None
-    columns = "/".join(["ours", *(["previous"] if previous else []), *(["baseline"] if with_baseline else [])])
-    print(f"\nper type ({columns})")
-    print(type_table(summary_by_type, previous_by_type))
-    print(f"\nanswer words (answerable, not refused): median {format_value(lengths['median'])}, "
-          f"p90 {format_value(lengths['p90'])} over {lengths['n']} answers")
-    if previous:
-        if regressed:
-            for flag in regressed:
-                print(f"REGRESSION {flag['type']} {flag['metric']}: {flag['questions_lost']} questions lost "
-                      f"(worse: {', '.join(flag['worse'])})")
-        else:
-            print("no regression of more than one question on any metric against the previous run")
-    print()
-    print(timings_table(timing_summary))
-    if errors:
-        print(f"\nrequest errors: {dict(errors)}")
-
-    report = {
+    return {
         "meta": {
             "url": args.url,
             "questions": str(repo_path(args.questions)),
             "n": len(items),
             "commit": git_commit(),
             "health": service["health"],
-            "answer_modes": answer_modes,
-            "answers_with_warning": len(warnings),
+            "answer_modes": dict(Counter(run["mode"] for run in service["runs"])),
+            "answers_with_warning": sum(1 for run in service["runs"] if run["warning"]),
             "baseline": {
                 "pipelines": "scripts/baseline/indexing.yml, scripts/baseline/query.yml",
                 "embedding_model": args.embedding_model,
@@ -143,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         },
         "overall": overall,
         "by_type": summary_by_type,
-        "answer_words": lengths,
+        "answer_words": answer_length(service["scores"]),
         "compared_with": args.compare,
-        "regressions": regressed,
-        "timings": timing_summary,
+        "regressions": regressions(items, service["scores"], previous) if previous else [],
+        "timings": timings(service, baseline),
         "errors": dict(errors),
         "questions": [
             question_record(
@@ -159,8 +139,42 @@ def main(argv: list[str] | None = None) -> int:
             for i, item in enumerate(items)
         ],
     }
-    Path(args.out).write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    print(f"\nwrote {args.out}")
-    if errors:
-        return 1
-    return 2 if regressed and args.fail_on_regression else 0
+
+
+def print_results(args: argparse.Namespace, results: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    """The terminal report of `summarise`'s results: settings, tables, regressions, timings, errors."""
+    meta, overall = results["meta"], results["overall"]
+    if meta["baseline"] is None and previous and previous.get("overall", {}).get("baseline"):
+        print(f"naive baseline: figures taken from {args.compare} (not re-run)")
+    warnings = [question["ours"]["warning"] for question in results["questions"] if question["ours"]["warning"]]
+    print(f"\n{meta['n']} questions from {meta['questions']}; service answer modes: {meta['answer_modes']}")
+    if warnings:
+        print(f"{len(warnings)} answers came with a warning, e.g.: {warnings[0]}")
+    if meta["baseline"]:
+        print(
+            f"naive baseline: raw 1,000-char chunks, embedding top 4 ({args.embedding_model}); "
+            f"its answer = the top chunk's first {BASELINE_ANSWER_CHARS} chars"
+        )
+    previous_overall = (previous or {}).get("overall", {}).get("ours") if previous else None
+    previous_by_type = (previous or {}).get("by_type") if previous else None
+    if previous:
+        print(f"previous run: {args.compare} (commit {previous.get('meta', {}).get('commit')})")
+    print(overall_table(overall["ours"], overall["baseline"], previous_overall))
+    with_baseline = overall["baseline"] is not None
+    columns = "/".join(["ours", *(["previous"] if previous else []), *(["baseline"] if with_baseline else [])])
+    print(f"\nper type ({columns})")
+    print(type_table(results["by_type"], previous_by_type))
+    lengths = results["answer_words"]
+    print(f"\nanswer words (answerable, not refused): median {format_value(lengths['median'])}, "
+          f"p90 {format_value(lengths['p90'])} over {lengths['n']} answers")
+    if previous:
+        if results["regressions"]:
+            for flag in results["regressions"]:
+                print(f"REGRESSION {flag['type']} {flag['metric']}: {flag['questions_lost']} questions lost "
+                      f"(worse: {', '.join(flag['worse'])})")
+        else:
+            print("no regression of more than one question on any metric against the previous run")
+    print()
+    print(timings_table(results["timings"]))
+    if results["errors"]:
+        print(f"\nrequest errors: {results['errors']}")
