@@ -203,3 +203,54 @@ def test_evaluate_py_re_exports_the_package():
     assert evaluate.format_value is report.format_value
     assert evaluate.BASELINE_DIR == SCRIPTS / "baseline" and (evaluate.BASELINE_DIR / "indexing.yml").is_file()
     assert set(evaluate.__all__) <= set(dir(evaluate))
+
+
+def service_run(files: list[str], answer: str, warning: str | None = None, errors: list[str] | None = None) -> dict:
+    documents = [{"meta": {"file_path": f"data/{file}"}, "content": "text"} for file in files]
+    return {
+        "search_documents": documents, "search_ms": 10.0, "search_timings_ms": {"ranker": 2.0}, "answer": answer,
+        "mode": "extractive", "warning": warning, "ask_documents": documents, "ask_ms": 20.0,
+        "ask_timings_ms": {"total": 5.0}, "prompt_tokens": None, "interpreted_filters": {},
+        "unsupported_citations": None, "errors": errors or [],
+    }
+
+
+def test_summarise_and_print_results_without_a_service(capsys):
+    from evaluation import cli
+
+    items = [
+        {"id": "a", "type": "fact", "question": "Where?", "gold_files": ["103.txt"], "key_facts": ["Hamburg"]},
+        {"id": "b", "type": "unanswerable", "question": "Who?", "gold_files": [], "gold_quotes": []},
+    ]
+    runs = [service_run(["1.txt", "103.txt"], "Hamburg [2].", warning="slow"), service_run(["5.txt"], "Not found.")]
+    golds = [Gold.from_item(item) for item in items]
+    service = {
+        "health": {"status": "ok"}, "runs": runs, "seconds": 1.0,
+        "scores": metrics.score(
+            [[metrics.chunk_from_service(d) for d in run["search_documents"]] for run in runs],
+            [(run["answer"], [metrics.chunk_from_service(d) for d in run["ask_documents"]]) for run in runs],
+            golds, with_citations=True,
+        ),
+    }
+    previous = {
+        "meta": {"commit": "abc1234"},
+        "overall": {"ours": {"MRR": 1.0}, "baseline": {"MRR": 0.25}},
+        "by_type": {"fact": {"ours": {"MRR": 1.0}, "baseline": {"MRR": 0.25}}},
+        "questions": [{"id": "a", "ours": {"metrics": {"MRR": 1.0, "file@1": 1.0, "hit@1": 1.0}}}],
+    }
+    args = cli.parse_args(["--no-baseline", "--compare", "before.json"])
+    results = cli.summarise(args, items, service, None, previous)
+    assert results["overall"]["ours"]["MRR"] == 0.5 and results["overall"]["ours"]["refusal"] == 1.0
+    assert results["overall"]["baseline"] == {"MRR": 0.25}  # taken from the previous run, not re-run
+    assert results["by_type"]["fact"]["baseline"] == {"MRR": 0.25} and results["by_type"]["unanswerable"]["baseline"] is None
+    assert results["meta"]["answers_with_warning"] == 1 and results["errors"] == {}
+    assert [q["ours"]["retrieved_files"] for q in results["questions"]] == [["data/1.txt", "data/103.txt"], ["data/5.txt"]]
+    # a question flipping on hit@1 and file@1 loses exactly 1.0: not a regression (more than one is needed)
+    assert results["regressions"] == []
+
+    cli.print_results(args, results, previous)
+    printed = capsys.readouterr().out
+    assert printed.startswith("naive baseline: figures taken from before.json (not re-run)\n\n2 questions from ")
+    assert "1 answers came with a warning, e.g.: slow" in printed
+    assert "previous run: before.json (commit abc1234)" in printed and "per type (ours/previous/baseline)" in printed
+    assert "no regression of more than one question" in printed and "request errors" not in printed
