@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
 import llm_standin  # noqa: E402
-from evaluate import normalise  # noqa: E402
+from evaluation.metrics import normalise  # noqa: E402
 from service.pipelines import load_pipeline  # noqa: E402
 
 from haystack.core.serialization import component_from_dict  # noqa: E402

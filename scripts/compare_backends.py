@@ -8,7 +8,7 @@ For each variant (PyTorch, int8 ONNX, fp32 ONNX) it writes a copy of `pipelines/
 2. in a fresh process on that index, times the query embedder alone (1 thread, one text per call, every
    text different: each dev question under PREFIXES, after one warm-up call) and runs every dev question through
    the search pipeline (top_k 10, as scripts/evaluate.py asks /search/run), then scores the rankings with
-   evaluate.py's own metrics (file@1, passage@k, hit@k, MRR, files@10).
+   the metrics of scripts/evaluation/metrics.py (file@1, passage@k, hit@k, MRR, files@10).
 Index and queries of a variant always use the same model. The machine is shared: compare within one run.
 
     .venv/bin/python scripts/compare_backends.py [--variants torch onnx-int8 onnx-fp32] [--out backends.json]
@@ -109,12 +109,12 @@ def measure_in_process(questions: list[str]) -> dict[str, Any]:
 
 
 def score(items: list[dict[str, Any]], rankings: list[list[dict[str, Any]]]) -> tuple[dict[str, float], list]:
-    """evaluate.py's retrieval metrics over the answerable questions: means and per-question values."""
-    import evaluate
+    """The evaluation's retrieval metrics over the answerable questions: means and per-question values."""
+    from evaluation import metrics
 
-    golds = [evaluate.Gold.from_item(item) for item in items]
-    chunks = [[evaluate.chunk_from_service(document) for document in ranking] for ranking in rankings]
-    per_question = evaluate.score(chunks, [("", [])] * len(items), golds, with_citations=False)
+    golds = [metrics.Gold.from_item(item) for item in items]
+    chunks = [[metrics.chunk_from_service(document) for document in ranking] for ranking in rankings]
+    per_question = metrics.score(chunks, [("", [])] * len(items), golds, with_citations=False)
     answerable = [m for m, gold in zip(per_question, golds, strict=True) if gold.answerable]
     means = {name: sum(m[name] for m in answerable) / len(answerable) for name in METRICS}
     return means | {"answerable": len(answerable)}, per_question

@@ -2,7 +2,7 @@
 
 Loads pipelines/search/search.yml and pipelines/ask/extract.yml once, over the persisted index of
 $PRESSQA_DATA_DIR (build it once by starting the service, or with service.index_cli), and scores
-each configuration on an eval set with the metrics of scripts/evaluate.py, per question type. A
+each configuration on an eval set with the metrics of scripts/evaluation/metrics.py, per question type. A
 configuration is a set of attribute overrides on the loaded components, e.g.
 
     python scripts/quality_harness.py --set focus_ranker.focus_weight=0.3 --set joiner.weights=[0.5,0.5]
@@ -26,14 +26,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-import evaluate as ev  # noqa: E402
+from evaluation.metrics import Chunk, Gold, aggregate, chunk_from_haystack, score  # noqa: E402
+from evaluation.report import format_value  # noqa: E402
 from service.pipelines import load_pipeline  # noqa: E402
 
 METRICS = ("passage@1", "passage@5", "file@1", "MRR", "key_facts", "refusal", "wrong_refusal")
 
 
-def chunk(document) -> ev.Chunk:
-    return ev.chunk_from_haystack(document)
+def chunk(document) -> Chunk:
+    return chunk_from_haystack(document)
 
 
 def apply(pipeline, overrides: list[str]) -> list[tuple[object, str, object]]:
@@ -62,7 +63,7 @@ def restore(previous: list[tuple[object, str, object]]) -> None:
 
 def run(items, search, extract, top_k_search: int = 10, top_k_ask: int = 5):
     """Per-question metrics and records."""
-    golds = [ev.Gold.from_item(item) for item in items]
+    golds = [Gold.from_item(item) for item in items]
     rankings, answers, records = [], [], []
     for item in items:
         found = search.run(query=item["question"], filters=None, top_k=top_k_search)
@@ -74,14 +75,14 @@ def run(items, search, extract, top_k_search: int = 10, top_k_ask: int = 5):
         records.append({"id": item["id"], "type": item["type"], "answer": answer,
                         "files": [d.meta.get("file_path") for d in documents[:5]],
                         "interpreted_filters": found.get("interpreted_filters")})
-    scores = ev.score(rankings, answers, golds, with_citations=True)
+    scores = score(rankings, answers, golds, with_citations=True)
     return scores, records
 
 
 def summary(items, scores) -> dict[str, dict[str, float | None]]:
-    table = {"all": ev.aggregate(scores)}
+    table = {"all": aggregate(scores)}
     for kind in sorted({item["type"] for item in items}):
-        table[kind] = ev.aggregate([s for s, item in zip(scores, items) if item["type"] == kind])
+        table[kind] = aggregate([s for s, item in zip(scores, items) if item["type"] == kind])
     return table
 
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {config or 'as in the YAML'}")
         print("type".ljust(14) + "".join(m.rjust(14) for m in METRICS))
         for kind, values in table.items():
-            print(kind.ljust(14) + "".join(ev.format_value(values[m]).rjust(14) for m in METRICS))
+            print(kind.ljust(14) + "".join(format_value(values[m]).rjust(14) for m in METRICS))
         if args.show:
             for record, metrics in zip(records, scores):
                 print(json.dumps({**record, "p@1": metrics.get("passage@1"), "kf": metrics.get("key_facts"),
