@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 # "[2]", "[1, 3]" and "[1; 3]": the forms the prompt asks for and the extractive answerer writes
-# (the same pattern as the page, service/web/static/app.js, and scripts/evaluate.py).
+# (the same pattern as the page, service/web/static/app.js, and scripts/evaluation/metrics.py).
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 

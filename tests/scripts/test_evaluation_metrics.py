@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from haystack import Document
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 import evaluate  # noqa: E402
