@@ -28,5 +28,5 @@ def limit_threads() -> None:
     torch.set_num_threads(int(os.environ.get("PRESSQA_TORCH_THREADS", "1")))
     # The same for numpy's BLAS, which the store's vector search runs on (1,613 x 384 matrix times the query):
     # under load on 2 cores its 2-thread matvec took 2.7 ms, 1 thread 0.2 ms; it was the top item of the
-    # search profile (NOTES-speed.md).
+    # search profile (README, Results).
     threadpool_limits(int(os.environ.get("PRESSQA_BLAS_THREADS", "1")), user_api="blas")

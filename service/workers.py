@@ -24,7 +24,7 @@ from pathlib import Path
 RUN_DIR_ENV = "PRESSQA_RUN_DIR"
 SUPERVISOR_ENV = "PRESSQA_SUPERVISOR_PID"
 # A write waits at most this long for every worker to serve it before it replies (measured reload
-# of the full index: see NOTES-store.md); workers poll the file every PRESSQA_RELOAD_POLL_SECONDS.
+# of the full index: docs/architecture.md, the embedded store); workers poll the file every PRESSQA_RELOAD_POLL_SECONDS.
 VISIBLE_WITHIN_SECONDS = 2.0
 
 
