@@ -22,6 +22,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+INHERITED_NEVER = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "PRESSQA_READ_TOKEN", "PRESSQA_STORE", "PRESSQA_STORES_DIR",
+                   "OPENSEARCH_URL", "HAYHOOKS_PIPELINES_DIR"}
+
+
 class ServiceProcess:
     """One service process with its own data directory; `start()` waits until it is ready."""
 
@@ -31,7 +35,9 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"service-{self.port}.log"
         self.env = {
-            **{k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "PRESSQA_READ_TOKEN"}},
+            # in-memory and extractive unless the test says otherwise: a store or LLM another test set up in
+            # this process's environment never reaches this service
+            **{k: v for k, v in os.environ.items() if k not in INHERITED_NEVER},
             "HAYHOOKS_HOST": "127.0.0.1",
             "HAYHOOKS_PORT": str(self.port),
             "PRESSQA_DATA_DIR": str(data_dir),

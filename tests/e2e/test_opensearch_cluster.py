@@ -155,11 +155,11 @@ def test_shards_three_primaries_one_replica_each_over_three_nodes(os_service, te
     assert _health(index=index)["status"] == "green"
 
 
-def test_reindexing_changes_nothing(os_env, os_service, test_index, corpus_dir, monkeypatch_module):
+def test_reindexing_changes_nothing(os_env, os_service, test_index, corpus_dir, monkeypatch):
     """Re-index 20 releases through the OpenSearch profile in this process: same chunks, same ids."""
     index = test_index[0]
     for name, value in os_env.items():
-        monkeypatch_module.setenv(name, value)
+        monkeypatch.setenv(name, value)
     pipeline = Pipeline.loads(spec_yaml(pipeline_spec("index", "index")), allowed_modules=ALLOWED_MODULES)
     store = pipeline.get_component("writer").document_store
     files = sorted(corpus_dir.glob("*.txt"))[:20]
@@ -224,6 +224,8 @@ def _evaluate(url: str, out: Path) -> dict:
 
 def test_dev_set_quality_is_that_of_the_inmemory_store(os_service, service_url, tmp_path):
     """hit@5 within one question of the in-memory service; the other retrieval metrics reported beside it."""
+    stores = {url: httpx.get(url + "/health", timeout=30).json()["store"] for url in (service_url, os_service.url)}
+    assert list(stores.values()) == ["PersistentInMemoryDocumentStore", "EnvOpenSearchDocumentStore"]
     memory = _evaluate(service_url, tmp_path / "inmemory.json")
     opensearch = _evaluate(os_service.url, tmp_path / "opensearch.json")
 
