@@ -4,21 +4,21 @@ Haystack YAML has no environment interpolation, and `ElasticsearchDocumentStore`
 literal, so a committed pipeline would have to name one cluster (and, with basic auth, carry its
 password). Here `hosts` is a Secret read from an environment variable at load time. The integration's
 retrievers deserialize their store as exactly `ElasticsearchDocumentStore` (a subclass is rejected), so
-they are subclassed too, changing only that step; they also expose `document_store` as the in-memory
-retrievers do, which is how the service finds the store it reads.
+they are subclassed too, changing only that step (components/env_store_retriever.py).
 """
 
 import uuid
 from typing import Any
 
-from haystack import component, default_from_dict
-from haystack.document_stores.types import FilterPolicy
+from haystack import component
 from haystack.utils import Secret
 from haystack_integrations.components.retrievers.elasticsearch import (
     ElasticsearchBM25Retriever,
     ElasticsearchEmbeddingRetriever,
 )
 from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
+
+from components.env_store_retriever import EnvStoreRetriever
 
 
 class EnvElasticsearchDocumentStore(ElasticsearchDocumentStore):
@@ -88,31 +88,15 @@ class EnvElasticsearchDocumentStore(ElasticsearchDocumentStore):
         return await super()._search_documents_async(**self._search_options(kwargs))
 
 
-class _EnvStoreRetriever:
-    """What both retrievers change: how their store is deserialized, and a public `document_store`."""
-
-    _document_store: EnvElasticsearchDocumentStore
-
-    @property
-    def document_store(self) -> EnvElasticsearchDocumentStore:
-        """The store this retriever reads."""
-        return self._document_store
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]):
-        """Deserialize the retriever; its `document_store` is an `EnvElasticsearchDocumentStore`."""
-        params = data["init_parameters"]
-        params["document_store"] = EnvElasticsearchDocumentStore.from_dict(params["document_store"])
-        if policy := params.get("filter_policy"):
-            params["filter_policy"] = FilterPolicy.from_str(policy)
-        return default_from_dict(cls, data)
-
-
 @component
-class EnvElasticsearchBM25Retriever(_EnvStoreRetriever, ElasticsearchBM25Retriever):
+class EnvElasticsearchBM25Retriever(EnvStoreRetriever, ElasticsearchBM25Retriever):
     """`ElasticsearchBM25Retriever` over an `EnvElasticsearchDocumentStore`."""
 
+    store_class = EnvElasticsearchDocumentStore
+
 
 @component
-class EnvElasticsearchEmbeddingRetriever(_EnvStoreRetriever, ElasticsearchEmbeddingRetriever):
+class EnvElasticsearchEmbeddingRetriever(EnvStoreRetriever, ElasticsearchEmbeddingRetriever):
     """`ElasticsearchEmbeddingRetriever` over an `EnvElasticsearchDocumentStore`."""
+
+    store_class = EnvElasticsearchDocumentStore

@@ -6,7 +6,7 @@ have to name one cluster. Here `hosts` is a Secret (`OPENSEARCH_URL`, comma-sepa
 load time and serialized by its variable name only; user and password are the parent's own secrets
 (`OPENSEARCH_USERNAME` / `OPENSEARCH_PASSWORD`). The integration's retrievers deserialize their store as
 exactly `OpenSearchDocumentStore`, so they are subclassed to accept this one, and they expose
-`document_store` as the in-memory retrievers do (how the service finds the store it reads).
+`document_store` as the in-memory retrievers do (components/env_store_retriever.py).
 
 Usage (what stores/opensearch.yml declares):
 
@@ -18,14 +18,15 @@ Usage (what stores/opensearch.yml declares):
 import uuid
 from typing import Any
 
-from haystack import Document, component, default_from_dict
-from haystack.document_stores.types import FilterPolicy
+from haystack import Document, component
 from haystack.utils import Secret
 from haystack_integrations.components.retrievers.opensearch import (
     OpenSearchBM25Retriever,
     OpenSearchEmbeddingRetriever,
 )
 from haystack_integrations.document_stores.opensearch import OpenSearchDocumentStore
+
+from components.env_store_retriever import EnvStoreRetriever
 
 
 class EnvOpenSearchDocumentStore(OpenSearchDocumentStore):
@@ -76,31 +77,15 @@ class EnvOpenSearchDocumentStore(OpenSearchDocumentStore):
         return OpenSearchDocumentStore._deserialize_search_hits(result["hits"]["hits"])
 
 
-class _EnvStoreRetriever:
-    """What both retrievers change: how their store is deserialized, and a public `document_store`."""
-
-    _document_store: EnvOpenSearchDocumentStore
-
-    @property
-    def document_store(self) -> EnvOpenSearchDocumentStore:
-        """The store this retriever reads."""
-        return self._document_store
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]):
-        """Deserialize the retriever; its `document_store` is an `EnvOpenSearchDocumentStore`."""
-        params = data["init_parameters"]
-        params["document_store"] = EnvOpenSearchDocumentStore.from_dict(params["document_store"])
-        if policy := params.get("filter_policy"):
-            params["filter_policy"] = FilterPolicy.from_str(policy)
-        return default_from_dict(cls, data)
-
-
 @component
-class EnvOpenSearchBM25Retriever(_EnvStoreRetriever, OpenSearchBM25Retriever):
+class EnvOpenSearchBM25Retriever(EnvStoreRetriever, OpenSearchBM25Retriever):
     """`OpenSearchBM25Retriever` over an `EnvOpenSearchDocumentStore`."""
 
+    store_class = EnvOpenSearchDocumentStore
+
 
 @component
-class EnvOpenSearchEmbeddingRetriever(_EnvStoreRetriever, OpenSearchEmbeddingRetriever):
+class EnvOpenSearchEmbeddingRetriever(EnvStoreRetriever, OpenSearchEmbeddingRetriever):
     """`OpenSearchEmbeddingRetriever` over an `EnvOpenSearchDocumentStore`."""
+
+    store_class = EnvOpenSearchDocumentStore

@@ -141,13 +141,6 @@ class Indexer:
             data, meta = Path(source).read_bytes(), {"file_path": Path(source).name}
         return ByteStream(data=data, meta={**meta, CONTENT_HASH_FIELD: content_hash(data)})
 
-    def index_folder(self, folder: Path, on_batch: Callable[[int], None] | None = None) -> IndexingStatus:
-        """Index every `*.txt` file of `folder`, in name order."""
-        files = sorted(Path(folder).glob("*.txt"))
-        if not files:
-            raise FileNotFoundError(f"No .txt files in {folder}")
-        return self.index(files, label=str(folder), on_batch=on_batch)
-
     @staticmethod
     def texts_to_sources(texts: Sequence[tuple[str, str]]) -> list[ByteStream]:
         """(name, content) pairs as ByteStreams whose meta names the release like a file would."""
