@@ -5,7 +5,7 @@ import numpy as np
 from haystack import Document, component
 from haystack.dataclasses import ChatMessage
 
-from components.text_terms import content_terms, sentences
+from kit.text_terms import content_terms, sentences
 
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # A sentence of an answer ends after its citations: "… in 2024. [2]" or "… in 2024 [2]."

@@ -2,8 +2,8 @@ import re
 
 from haystack import Document, component
 
-from components.answer_types import asked_types, asks_for_list, gives_type
-from components.text_terms import content_terms, sentences
+from kit.answer_types import asked_types, asks_for_list, gives_type
+from kit.text_terms import content_terms, sentences
 
 NOT_FOUND = "The press releases do not contain information that answers this question."
 NOT_FOUND_ABOUT = "The press releases do not contain information about {}."

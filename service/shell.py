@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from hayhooks import create_app as create_hayhooks_app
 from starlette.middleware import Middleware
 
-from components.persistent_store import on_publish
+from stores.inmemory.persistent_store import on_publish
 from service import workers
 from service.chat_models import offer_only_chat_models
 from service.http.gate import RequestGate

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from hayhooks import BasePipelineWrapper
 
-from components.index_file import IndexNotSavedError
+from stores.inmemory.index_file import IndexNotSavedError
 from service import workers
 from service.http.uploads import MAX_REQUEST_BYTES, ReleaseText, check_batch
 

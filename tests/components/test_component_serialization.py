@@ -1,4 +1,4 @@
-"""Every custom component and document store of `components/` survives `to_dict()` -> `from_dict()`.
+"""Every custom component and document store (`components/`, `stores/`) survives `to_dict()` -> `from_dict()`.
 
 Pipelines are YAML, so a component that does not round-trip breaks `Pipeline.loads`/`dumps` (and Hayhooks'
 deployment) in ways a unit test of `run()` never shows. Each case builds its class with non-default init
@@ -6,7 +6,7 @@ parameters, serializes it, re-creates it from the dict and serializes again: bot
 the non-default values must be in them, and a secret must appear as its variable name, never its value.
 
 The classes are discovered (every `@component` class and every document store defined in a module of
-`components/`), so a new one without a case here fails `test_every_custom_class_has_a_round_trip_case`.
+`components/` or `stores/`), so a new one without a case here fails `test_every_custom_class_has_a_round_trip_case`.
 Nothing connects: the Elasticsearch/OpenSearch stores build their clients on first use.
 """
 
@@ -26,8 +26,9 @@ from haystack.document_stores.types import DuplicatePolicy, FilterPolicy
 from haystack.utils import Secret
 
 import components
+import stores
 from components.citation_checker import CitationChecker
-from components.elasticsearch_store import (
+from stores.elasticsearch.elasticsearch_store import (
     EnvElasticsearchBM25Retriever,
     EnvElasticsearchDocumentStore,
     EnvElasticsearchEmbeddingRetriever,
@@ -36,13 +37,13 @@ from components.extractive_answerer import ExtractiveAnswerer
 from components.near_duplicate_filter import NearDuplicateFilter
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
 from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
-from components.opensearch_store import (
+from stores.opensearch.opensearch_store import (
     EnvOpenSearchBM25Retriever,
     EnvOpenSearchDocumentStore,
     EnvOpenSearchEmbeddingRetriever,
 )
 from components.passage_focus_ranker import PassageFocusRanker
-from components.persistent_store import PersistentInMemoryDocumentStore, forget_index
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
 from components.question_period import QuestionPeriodPreference
 from components.release_metadata import ReleaseMetadataExtractor
 from components.source_replacing_writer import SourceReplacingWriter
@@ -68,9 +69,9 @@ def secrets_env(monkeypatch, tmp_path):
     ca_file.write_text("-----BEGIN CERTIFICATE-----\n")
     monkeypatch.setenv("PRESSQA_TEST_ES_CA", str(ca_file))
     monkeypatch.setenv("PRESSQA_DATA_DIR", str(tmp_path))  # a relative persist_path lands here
-    # A nested store's class is deserialized only from allowlisted modules; the service allows components.*
+    # A nested store's class is deserialized only from allowlisted modules; the service allows components.* and stores.*
     # through Pipeline.loads(allowed_modules=...), a bare from_dict through Haystack's variable.
-    monkeypatch.setenv("HAYSTACK_DESERIALIZATION_ALLOWLIST", "components.*")
+    monkeypatch.setenv("HAYSTACK_DESERIALIZATION_ALLOWLIST", "components.*,stores.*")
     return {**SECRET_VALUES, "PRESSQA_TEST_ES_CA": str(ca_file)}
 
 
@@ -208,11 +209,22 @@ def _is_document_store(cls: type) -> bool:
     return all(callable(getattr(cls, name, None)) for name in ("write_documents", "filter_documents", "count_documents", "to_dict"))
 
 
+def _modules() -> list:
+    """Every module of `components/` and `stores/` (with the stores' folders)."""
+    return [importlib.import_module(info.name) for package in (components, stores)
+            for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.") if not info.ispkg]
+
+
+def _component_classes(module) -> list[type]:
+    return [obj for obj in vars(module).values()
+            if inspect.isclass(obj) and obj.__module__ == module.__name__
+            and component.registry.get(f"{obj.__module__}.{obj.__name__}") is obj]
+
+
 def discovered_classes() -> set[type]:
-    """Every `@component` class and every document store defined in a module of `components/`."""
+    """Every `@component` class and every document store defined in a module of `components/` or `stores/`."""
     found = set()
-    for info in pkgutil.iter_modules(components.__path__):
-        module = importlib.import_module(f"components.{info.name}")
+    for module in _modules():
         for obj in vars(module).values():
             if not inspect.isclass(obj) or obj.__module__ != module.__name__:
                 continue
@@ -227,6 +239,15 @@ def test_every_custom_class_has_a_round_trip_case():
     assert not missing, f"add a case to CASES in {__name__} for: {missing}"
     stale = sorted(c.__name__ for c in CASES.keys() - found)
     assert not stale, f"cases for classes that are not discovered (renamed? not a component?): {stale}"
+
+
+def test_components_holds_one_component_class_per_module_and_nothing_else():
+    """components/ is for `@component` classes, one a file; helpers go to kit/, document stores to stores/."""
+    for info in pkgutil.iter_modules(components.__path__):
+        module = importlib.import_module(f"components.{info.name}")
+        classes = [obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == module.__name__]
+        assert [c.__name__ for c in _component_classes(module)] == [c.__name__ for c in classes] and len(classes) == 1, (
+            f"{module.__name__} defines {[c.__name__ for c in classes]}: one @component class and no other class")
 
 
 def _serialize(instance: Any) -> dict[str, Any]:

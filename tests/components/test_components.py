@@ -11,7 +11,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.document_stores.types import DuplicatePolicy
 
 from components.extractive_answerer import ExtractiveAnswerer
-from components.persistent_store import PersistentInMemoryDocumentStore
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
 from components.near_duplicate_filter import NearDuplicateFilter
 from components.passage_focus_ranker import PassageFocusRanker
 from components.release_metadata import ReleaseMetadataExtractor
@@ -119,7 +119,7 @@ def test_store_persists_atomically_and_reloads(tmp_path, monkeypatch):
     monkeypatch.undo()
 
     # a new process (simulated: forget the shared memory of this index) loads the file
-    import components.persistent_store as ps
+    import stores.inmemory.persistent_store as ps
 
     ps.forget_index("test-persist")
     monkeypatch.setenv("PRESSQA_DATA_DIR", str(tmp_path))

@@ -15,7 +15,7 @@ from haystack.core.serialization import component_from_dict
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
-from components.onnx_embedding_backend import OnnxRuntimeEncoder
+from kit.onnx_embedding_backend import OnnxRuntimeEncoder
 from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
 from service.pipelines import pipeline_spec
 

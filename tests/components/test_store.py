@@ -19,7 +19,7 @@ import pytest
 from haystack import Document
 from haystack.document_stores.types import DuplicatePolicy
 
-from components.persistent_store import PersistentInMemoryDocumentStore, forget_index
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
 from components.source_replacing_writer import SourceReplacingWriter
 from hardening_support import service_on_copy, tiny_corpus
 from service_process import CORPUS, INDEX_TOKEN, REPO, ServiceProcess
@@ -55,7 +55,7 @@ def test_a_writer_never_loses_another_process_write(tmp_path):
         import sys, time
         from pathlib import Path
         from haystack import Document
-        from components.persistent_store import PersistentInMemoryDocumentStore
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
         s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.json')!r})
         print("loaded", flush=True)
         while not Path({str(tmp_path / 'a-done')!r}).exists():
@@ -65,7 +65,7 @@ def test_a_writer_never_loses_another_process_write(tmp_path):
     assert b.stdout.readline().strip() == "loaded"
     a = _run_python(f"""
         from haystack import Document
-        from components.persistent_store import PersistentInMemoryDocumentStore
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
         s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.json')!r})
         s.write_documents([Document(content="from a", meta={{"file_path": "a.txt"}}, embedding=[0.0, 1.0])])
     """, env)
@@ -83,7 +83,7 @@ def test_a_reader_process_picks_up_a_new_version_without_blocking_searches(tmp_p
     assert reader.count_documents() == 0
     writer = _run_python(f"""
         from haystack import Document
-        from components.persistent_store import PersistentInMemoryDocumentStore
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
         s = PersistentInMemoryDocumentStore(index="reader", persist_path={path!r})
         s.write_documents([Document(content=f"doc {{i}}", meta={{"file_path": f"{{i}}.txt"}}, embedding=[1.0, 0.0]) for i in range(50)])
     """, {"PYTHONPATH": str(REPO)})
@@ -138,7 +138,7 @@ def test_kill_between_a_release_write_and_its_delete_keeps_one_version(tmp_path)
     code = f"""
         import os, signal
         from haystack import Document
-        from components.persistent_store import PersistentInMemoryDocumentStore
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
         from components.source_replacing_writer import SourceReplacingWriter
         store = PersistentInMemoryDocumentStore(index="kill-replace", persist_path={path!r})
         writer = SourceReplacingWriter(document_store=store)

@@ -22,7 +22,7 @@ from haystack.testing.document_store import (
     GetMetadataFieldUniqueValuesTest,
 )
 
-from components.persistent_store import PersistentInMemoryDocumentStore, forget_index
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
 
 
 def _as_saved(documents: list[Document]) -> list[dict]:

@@ -12,8 +12,8 @@ import pytest
 from haystack import Document
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
-from components.index_file import IndexNotSavedError
-from components.persistent_store import PersistentInMemoryDocumentStore, forget_index
+from stores.inmemory.index_file import IndexNotSavedError
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
 
 WORDS = "telekom fiber network campus 5g port hamburg cloud quantum tariff euro price bonn magenta".split()
 QUERIES = ("campus 5g port", "quantum euro price telekom", "bonn", "telekom telekom network", "unknownword fiber")

@@ -23,7 +23,7 @@ from haystack import Document, Pipeline
 from haystack.dataclasses import ByteStream
 from service_process import CORPUS, REPO, ServiceProcess
 
-from components.elasticsearch_store import EnvElasticsearchDocumentStore
+from stores.elasticsearch.elasticsearch_store import EnvElasticsearchDocumentStore
 from service import pipelines as service_pipelines
 from haystack import SuperComponent
 
@@ -38,7 +38,7 @@ STORE_COMPONENTS = {"index": {"writer"}, "search": {"bm25_retriever", "embedding
 
 
 def _es_yaml(folder: str) -> str:
-    """`<folder>.yml` with the Elasticsearch store profile (stores/elasticsearch.yml) merged in."""
+    """`<folder>.yml` with the Elasticsearch store profile (stores/elasticsearch/elasticsearch.yml) merged in."""
     return spec_yaml(pipeline_spec(folder, folder, "elasticsearch"))
 
 
@@ -373,7 +373,7 @@ def test_service_runs_on_elasticsearch(es_index, indexed, tmp_path):
     """pressqa-serve with PRESSQA_STORE=elasticsearch, its pipelines pointed at the test index."""
     stores = tmp_path / "stores"
     shutil.copytree(REPO / "stores", stores)
-    profile = stores / "elasticsearch.yml"
+    profile = stores / "elasticsearch" / "elasticsearch.yml"
     profile.write_text(profile.read_text().replace("index: press-releases\n", f"index: {es_index}\n"))
     service = ServiceProcess(tmp_path / "data", corpus=None, PRESSQA_STORE="elasticsearch",
                              PRESSQA_STORES_DIR=str(stores)).start(timeout=300)

@@ -73,7 +73,7 @@ def test_index(cluster, tmp_path_factory):
     index = f"press-releases-test-{uuid.uuid4().hex[:8]}"
     stores = tmp_path_factory.mktemp("stores")
     shutil.copytree(REPO / "stores", stores, dirs_exist_ok=True)
-    profile = stores / "opensearch.yml"
+    profile = stores / "opensearch" / "opensearch.yml"
     profile.write_text(profile.read_text().replace("index: press-releases\n", f"index: {index}\n"))
     yield index, stores
     httpx.delete(f"{NODES[0]}/{index}", timeout=60)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import llm_standin  # noqa: E402
 
-from components.answer_types import asked_type, asks_for_list, gives_type  # noqa: E402
+from kit.answer_types import asked_type, asks_for_list, gives_type  # noqa: E402
 from components.citation_checker import CitationChecker, answer_sentences, cited_numbers  # noqa: E402
 from components.extractive_answerer import ExtractiveAnswerer, missing_names  # noqa: E402
 from components.question_period import QuestionPeriodPreference  # noqa: E402

@@ -1,4 +1,4 @@
-"""What the cluster stores' retrievers change (components/elasticsearch_store.py, components/opensearch_store.py).
+"""What the cluster stores' retrievers change (stores/elasticsearch/elasticsearch_store.py, stores/opensearch/opensearch_store.py).
 
 The integrations' retrievers deserialize their store as exactly the integration's class, so a store
 connected through the environment (a subclass) would be rejected: this mixin deserializes it as

@@ -1,14 +1,14 @@
 """OpenSearch store and retrievers whose connection comes from the environment, not from the YAML.
 
-As for Elasticsearch (see components/elasticsearch_store.py): Haystack YAML has no environment
+As for Elasticsearch (see stores/elasticsearch/elasticsearch_store.py): Haystack YAML has no environment
 interpolation and `OpenSearchDocumentStore` takes `hosts` only as a literal, so a committed profile would
 have to name one cluster. Here `hosts` is a Secret (`OPENSEARCH_URL`, comma-separated URLs) resolved at
 load time and serialized by its variable name only; user and password are the parent's own secrets
 (`OPENSEARCH_USERNAME` / `OPENSEARCH_PASSWORD`). The integration's retrievers deserialize their store as
 exactly `OpenSearchDocumentStore`, so they are subclassed to accept this one, and they expose
-`document_store` as the in-memory retrievers do (components/env_store_retriever.py).
+`document_store` as the in-memory retrievers do (stores/env_store_retriever.py).
 
-Usage (what stores/opensearch.yml declares):
+Usage (what stores/opensearch/opensearch.yml declares):
 
     store = EnvOpenSearchDocumentStore(index="press-releases", embedding_dim=384,
                                        method={"name": "hnsw", "engine": "lucene", "space_type": "innerproduct"})
@@ -26,7 +26,7 @@ from haystack_integrations.components.retrievers.opensearch import (
 )
 from haystack_integrations.document_stores.opensearch import OpenSearchDocumentStore
 
-from components.env_store_retriever import EnvStoreRetriever
+from stores.env_store_retriever import EnvStoreRetriever
 
 
 class EnvOpenSearchDocumentStore(OpenSearchDocumentStore):

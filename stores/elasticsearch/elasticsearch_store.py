@@ -4,7 +4,7 @@ Haystack YAML has no environment interpolation, and `ElasticsearchDocumentStore`
 literal, so a committed pipeline would have to name one cluster (and, with basic auth, carry its
 password). Here `hosts` is a Secret read from an environment variable at load time. The integration's
 retrievers deserialize their store as exactly `ElasticsearchDocumentStore` (a subclass is rejected), so
-they are subclassed too, changing only that step (components/env_store_retriever.py).
+they are subclassed too, changing only that step (stores/env_store_retriever.py).
 """
 
 import uuid
@@ -18,7 +18,7 @@ from haystack_integrations.components.retrievers.elasticsearch import (
 )
 from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
 
-from components.env_store_retriever import EnvStoreRetriever
+from stores.env_store_retriever import EnvStoreRetriever
 
 
 class EnvElasticsearchDocumentStore(ElasticsearchDocumentStore):

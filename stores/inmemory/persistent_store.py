@@ -4,8 +4,8 @@ Three concerns, three modules (issue #11):
 - this module: *changes* — the one change hook every mutator goes through (a versioned transaction:
   memory and the file change together or not at all), the writer lock across processes, reload of a
   version another process wrote, and publishing the new version to readers;
-- `components/index_file.py`: the *file* — atomic versioned writes, the `flock`, recovery from a crash;
-- `components/store_search_index.py`: *search* — the immutable index of one version that every read
+- `stores/inmemory/index_file.py`: the *file* — atomic versioned writes, the `flock`, recovery from a crash;
+- `stores/inmemory/store_search_index.py`: *search* — the immutable index of one version that every read
   (filters, BM25, embedding retrieval) runs on, lock-free, with Haystack's scoring.
 
 Why not Haystack's own `InMemoryDocumentStore`: its `save_to_disk` writes in place (a crash leaves a
@@ -30,8 +30,8 @@ from haystack.document_stores.in_memory import document_store as _memory
 from haystack.document_stores.types import DuplicatePolicy
 from haystack.utils.filters import document_matches_filter
 
-from components.index_file import CorruptIndexFileError, IndexFile, IndexNotSavedError, Stamp, StoredIndex
-from components.store_search_index import StoreSearchIndex
+from stores.inmemory.index_file import CorruptIndexFileError, IndexFile, IndexNotSavedError, Stamp, StoredIndex
+from stores.inmemory.store_search_index import StoreSearchIndex
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
     """
     Haystack's in-memory store, persisted to a JSON file and made safe and fast for serving processes.
 
-    - **Persistence** (`components/index_file.py`): the file is rewritten atomically (temporary file,
+    - **Persistence** (`stores/inmemory/index_file.py`): the file is rewritten atomically (temporary file,
       fsync, rename) after every change, with a version number; a crash mid-write leaves the previous
       file. An unreadable file found at start is moved aside (`<name>.corrupt-<time>`, kept) and reported
       in `problems`; stale temporary files are removed.
@@ -130,7 +130,7 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
       changing them in place, so the version being served and the memory a failed save restores stay as
       they were.
     - **Reads** work on the immutable search index of the version served
-      (`components/store_search_index.py`), so searches are answered, consistently, while indexing runs:
+      (`stores/inmemory/store_search_index.py`), so searches are answered, consistently, while indexing runs:
       BM25L on an inverted index and embedding retrieval on a cached matrix, with the same scores and
       order as the parent (`tests/test_store_search_index.py`) but without scanning every document in
       Python on each query. `storage` is that version too (read-only) for every thread but the one
@@ -365,7 +365,7 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
             self.storage[doc.id] = replace(doc, meta={**doc.meta, **meta})  # content unchanged: BM25 stats stay
         return len(matching)
 
-    # --- reads: on the immutable search index of the version served (components/store_search_index.py) ---
+    # --- reads: on the immutable search index of the version served (stores/inmemory/store_search_index.py) ---
 
     def _snapshot(self) -> StoreSearchIndex:
         state = self._state
