@@ -5,7 +5,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,9 @@ from kit.onnx_embedding_backend import OnnxRuntimeEncoder
 from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
 from service.pipelines import pipeline_spec
 
+from scripts.install import install_model
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-import install_model  # noqa: E402
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INT8 = "onnx/model_qint8.onnx"

@@ -1,8 +1,6 @@
 """Answer quality on small texts written here: refusal rule, answer-type picking, citation check, period reading."""
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from haystack import Document
@@ -12,9 +10,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-import llm_standin  # noqa: E402
+from scripts.benchmarks import llm_standin  # noqa: E402
 
 from kit.answer_types import asked_type, asks_for_list, gives_type  # noqa: E402
 from components.citation_checker import CitationChecker, answer_sentences, cited_numbers  # noqa: E402
@@ -246,13 +242,13 @@ def test_bad_parameters_are_refused():
 
 
 def test_regressions_flag_more_than_one_question_lost():
-    import evaluate
+    from scripts.evaluation.regressions import regressions
 
     items = [{"id": f"q{i}", "type": "fact" if i < 3 else "temporal"} for i in range(5)]
     previous = {"questions": [{"id": f"q{i}", "ours": {"metrics": {"passage@1": 1.0, "wrong_refusal": 0.0}}} for i in range(5)]}
     one_lost = [{"passage@1": 0.0 if i == 0 else 1.0, "wrong_refusal": 0.0} for i in range(5)]
-    assert evaluate.regressions(items, one_lost, previous) == []
+    assert regressions(items, one_lost, previous) == []
     two_lost = [{"passage@1": 0.0 if i in (0, 3) else 1.0, "wrong_refusal": 1.0 if i in (1, 2) else 0.0} for i in range(5)]
-    flagged = {(f["type"], f["metric"]): f["worse"] for f in evaluate.regressions(items, two_lost, previous)}
+    flagged = {(f["type"], f["metric"]): f["worse"] for f in regressions(items, two_lost, previous)}
     assert flagged == {("all", "passage@1"): ["q0", "q3"], ("all", "wrong_refusal"): ["q1", "q2"],
                        ("fact", "wrong_refusal"): ["q1", "q2"]}

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+from scripts.benchmarks import soak
 
-import soak  # noqa: E402
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def run_soak(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
