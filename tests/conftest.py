@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
 
     Elasticsearch cannot run on these machines (Elastic's Maven build lacks the `GET /` and
     `_delete_by_query` modules: docs/scaling.md); .github/workflows/elasticsearch.yml runs them against
-    elasticsearch:8.19 with ELASTICSEARCH_URL set. The local cluster suite is tests/e2e/test_opensearch_cluster.py.
+    elasticsearch:8.19 with ELASTICSEARCH_URL set. The local cluster suite is tests/stores/opensearch/test_opensearch_cluster.py.
     """
     if os.environ.get("ELASTICSEARCH_URL"):
         return

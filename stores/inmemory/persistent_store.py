@@ -132,12 +132,12 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
     - **Reads** work on the immutable search index of the version served
       (`stores/inmemory/store_search_index.py`), so searches are answered, consistently, while indexing runs:
       BM25L on an inverted index and embedding retrieval on a cached matrix, with the same scores and
-      order as the parent (`tests/test_store_search_index.py`) but without scanning every document in
+      order as the parent (`tests/stores/inmemory/test_store_search_index.py`) but without scanning every document in
       Python on each query. `storage` is that version too (read-only) for every thread but the one
       making a change, so the parent's metadata helpers (`get_metadata_*`, `count_*_by_filter`) read it.
 
     Conformance: Haystack's own `DocumentStoreBaseExtendedTests` and metadata mixins pass
-    (`tests/test_store_conformance.py`), each followed by a reload from the file that must match memory.
+    (`tests/stores/inmemory/test_store_conformance.py`), each followed by a reload from the file that must match memory.
     Why not Haystack's own store: see the module docstring.
 
     A relative `persist_path` is resolved against `PRESSQA_DATA_DIR` (default `data`), so YAML names the

@@ -13,7 +13,7 @@ Kept to Haystack's definitions, not copies of them:
 - score scaling uses Haystack's exported `BM25_SCALING_FACTOR`, `DOT_PRODUCT_SCALING_FACTOR` and `expit`;
 - BM25L is Haystack's formula (`InMemoryDocumentStore._score_bm25l`, with its default parameters
   k1=1.5, b=0.75, delta=0.5), evaluated over an inverted index in float64. Haystack does not export that
-  formula in a vectorised form; `tests/test_store_search_index.py` holds it to Haystack's own store (same
+  formula in a vectorised form; `tests/stores/inmemory/test_store_search_index.py` holds it to Haystack's own store (same
   documents, same order, scores within 1e-9), so a change of Haystack's BM25L fails that test.
 
 ```python

@@ -22,32 +22,33 @@ from typing import Any
 import pytest
 from haystack import component
 from haystack.core.serialization import component_from_dict, component_to_dict
+from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.document_stores.types import DuplicatePolicy, FilterPolicy
 from haystack.utils import Secret
 
 import components
 import stores
 from components.citation_checker import CitationChecker
+from components.extractive_answerer import ExtractiveAnswerer
+from components.near_duplicate_filter import NearDuplicateFilter
+from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
+from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
+from components.passage_focus_ranker import PassageFocusRanker
+from components.question_period import QuestionPeriodPreference
+from components.release_metadata import ReleaseMetadataExtractor
+from components.source_replacing_writer import SourceReplacingWriter
+from components.table_flattener import TableFlattener
 from stores.elasticsearch.elasticsearch_store import (
     EnvElasticsearchBM25Retriever,
     EnvElasticsearchDocumentStore,
     EnvElasticsearchEmbeddingRetriever,
 )
-from components.extractive_answerer import ExtractiveAnswerer
-from components.near_duplicate_filter import NearDuplicateFilter
-from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
-from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
 from stores.opensearch.opensearch_store import (
     EnvOpenSearchBM25Retriever,
     EnvOpenSearchDocumentStore,
     EnvOpenSearchEmbeddingRetriever,
 )
-from components.passage_focus_ranker import PassageFocusRanker
-from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
-from components.question_period import QuestionPeriodPreference
-from components.release_metadata import ReleaseMetadataExtractor
-from components.source_replacing_writer import SourceReplacingWriter
-from components.table_flattener import TableFlattener
 
 # Values of the secrets' variables: none may appear in a serialized dict.
 SECRET_VALUES = {
@@ -300,3 +301,38 @@ def test_a_nested_store_comes_back_as_its_own_class(cls, secrets_env, index_name
     again = _deserialize(cls, _serialize(instance))
     assert type(again.document_store) is type(instance.document_store)
     assert again.document_store.to_dict() == instance.document_store.to_dict()
+
+
+# Non-default settings of the ranking and answering components (each a setting YAML can change).
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        ExtractiveAnswerer(min_coverage=0.4, min_gain=0.1, refuse_missing_names=False),
+        CitationChecker(model=None, min_lexical=0.5),
+        QuestionPeriodPreference(document_store=InMemoryDocumentStore(), boost=0.2),
+        PassageFocusRanker(window=2, answer_type_weight=0.2, chunk_coverage_weight=0.1),
+        NearDuplicateFilter(top_k=3, threshold=0.8),
+    ],
+)
+def test_non_default_settings_round_trip(instance):
+    data = component_to_dict(instance, "c")
+    again = component_from_dict(type(instance), data, "c")
+    assert component_to_dict(again, "c") == data
+    assert data["init_parameters"] != component_to_dict(type(instance)(), "c")["init_parameters"]
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError):
+        CitationChecker(min_lexical=2)
+    with pytest.raises(ValueError):
+        QuestionPeriodPreference(boost=-1)
+    with pytest.raises(ValueError):
+        PassageFocusRanker(window=0)
+    with pytest.raises(ValueError):
+        PassageFocusRanker(focus_weight=1.5)
+    with pytest.raises(ValueError):
+        NearDuplicateFilter(threshold=0)
+    with pytest.raises(ValueError):
+        ExtractiveAnswerer(max_sentences=0)

@@ -255,3 +255,16 @@ def test_summarise_and_print_results_without_a_service(capsys):
     assert "1 answers came with a warning, e.g.: slow" in printed
     assert "previous run: before.json (commit abc1234)" in printed and "per type (ours/previous/baseline)" in printed
     assert "no regression of more than one question" in printed and "request errors" not in printed
+
+
+def test_regressions_flag_more_than_one_question_lost():
+    from scripts.evaluation.regressions import regressions
+
+    items = [{"id": f"q{i}", "type": "fact" if i < 3 else "temporal"} for i in range(5)]
+    previous = {"questions": [{"id": f"q{i}", "ours": {"metrics": {"passage@1": 1.0, "wrong_refusal": 0.0}}} for i in range(5)]}
+    one_lost = [{"passage@1": 0.0 if i == 0 else 1.0, "wrong_refusal": 0.0} for i in range(5)]
+    assert regressions(items, one_lost, previous) == []
+    two_lost = [{"passage@1": 0.0 if i in (0, 3) else 1.0, "wrong_refusal": 1.0 if i in (1, 2) else 0.0} for i in range(5)]
+    flagged = {(f["type"], f["metric"]): f["worse"] for f in regressions(items, two_lost, previous)}
+    assert flagged == {("all", "passage@1"): ["q0", "q3"], ("all", "wrong_refusal"): ["q1", "q2"],
+                       ("fact", "wrong_refusal"): ["q1", "q2"]}

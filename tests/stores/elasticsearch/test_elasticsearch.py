@@ -6,7 +6,6 @@ ELASTICSEARCH_URL (marker `elasticsearch`, see .github/workflows/elasticsearch.y
 re-indexing and the whole service against it, on an index of its own that is deleted afterwards.
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -43,10 +42,9 @@ def _es_yaml(folder: str) -> str:
 
 
 def _load_setup_script():
-    spec = importlib.util.spec_from_file_location("elasticsearch_setup", REPO / "scripts" / "elasticsearch_setup.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from scripts.install import elasticsearch_setup
+
+    return elasticsearch_setup
 
 
 def _stores(pipeline: Pipeline) -> list:

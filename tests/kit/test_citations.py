@@ -1,13 +1,6 @@
-"""The cited-source helpers of the chat endpoint and MCP (service/citations.py, pipelines/ask/chat.py), on small inputs."""
-
-import pytest
-from fastapi import HTTPException
+"""The cited-source helpers of the chat endpoint and MCP (service/citations.py), on small inputs."""
 
 from service.citations import answer_trailer, cited_numbers, cited_sources, sources_text
-from service.pipelines import room_module
-
-_chat = room_module("ask", "chat")  # pipelines/ask/chat.py
-open_webui_source_event, question_of = _chat.open_webui_source_event, _chat.question_of
 
 
 def doc(file: str, title: str, dates: list[str] | None = None, year: int | None = None, text: str = "passage") -> dict:
@@ -44,22 +37,3 @@ def test_the_trailer_is_the_note_then_the_numbered_source_list():
         "\n\n> **Note:** No generated answer: the LLM failed.\n\n" + sources_text(sources))
     assert answer_trailer(None, sources) == "\n\n" + sources_text(sources)
     assert answer_trailer(None, []) == ""
-
-
-def test_open_webui_source_names_stay_distinct_for_two_chunks_of_one_release():
-    first, second = (open_webui_source_event(n, doc("103.txt", "Same release")) for n in (1, 2))
-    assert first["type"] == "source" and first["data"]["document"] == ["passage"]
-    assert first["data"]["metadata"][0]["name"] != second["data"]["metadata"][0]["name"]
-
-
-def test_the_question_is_the_last_user_message_text():
-    messages = [
-        {"role": "user", "content": "first question"},
-        {"role": "assistant", "content": "an answer"},
-        {"role": "user", "content": [{"type": "text", "text": "Which ports"}, {"type": "image_url", "image_url": {}},
-                                     {"type": "text", "text": "get 5G?"}]},
-    ]
-    assert question_of(messages) == "Which ports get 5G?"
-    with pytest.raises(HTTPException) as no_user:
-        question_of([{"role": "system", "content": "Be brief."}])
-    assert no_user.value.status_code == 422

@@ -37,7 +37,7 @@ def test_notebook_is_committed_without_outputs():
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code_cells
     assert all(not cell.outputs and cell.execution_count is None for cell in code_cells), (
-        "strip the outputs before committing: tests/e2e/test_notebook.py executes the notebook"
+        "strip the outputs before committing: tests/notebooks/test_notebook.py executes the notebook"
     )
 
 
