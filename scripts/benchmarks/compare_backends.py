@@ -88,7 +88,7 @@ def measure_in_process(questions: list[str]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from service.pipelines import load_pipeline
+    from kit.loader import load_pipeline
 
     search = load_pipeline("search", "search")
     search.warm_up()

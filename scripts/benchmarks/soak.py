@@ -76,7 +76,7 @@ def _round(value: float | None) -> float | None:
 
 def listening_pid(port: int) -> int | None:
     """The PID of the process listening on TCP `port` (psutil if installed, else /proc), or None. A worker
-    of a multi-worker service (`pressqa-serve`) stands for its supervisor, `service.workers`."""
+    of a multi-worker service (`pressqa-serve`) stands for its supervisor, `service.supervisor`."""
     try:
         import psutil
     except ImportError:
@@ -85,7 +85,8 @@ def listening_pid(port: int) -> int | None:
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
             try:
                 parent = psutil.Process(conn.pid).parent()
-                if parent is not None and "service.workers" in parent.cmdline():
+                # service.supervisor; service.workers in releases before issue #24
+                if parent is not None and {"service.supervisor", "service.workers"} & set(parent.cmdline()):
                     return parent.pid
             except psutil.Error:
                 pass

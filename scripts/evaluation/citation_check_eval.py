@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 from scripts.benchmarks import llm_standin  # noqa: E402
 from scripts.evaluation.metrics import normalise  # noqa: E402
-from service.pipelines import load_pipeline  # noqa: E402
+from kit.loader import load_pipeline  # noqa: E402
 
 from haystack.core.serialization import component_from_dict  # noqa: E402
 

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 from scripts.evaluation.metrics import Chunk, Gold, aggregate, chunk_from_haystack, score  # noqa: E402
 from scripts.evaluation.report import format_value  # noqa: E402
-from service.pipelines import load_pipeline  # noqa: E402
+from kit.loader import load_pipeline  # noqa: E402
 
 METRICS = ("passage@1", "passage@5", "file@1", "MRR", "key_facts", "refusal", "wrong_refusal")
 

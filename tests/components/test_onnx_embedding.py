@@ -16,7 +16,7 @@ from haystack_integrations.components.embedders.sentence_transformers import Sen
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
 from kit.onnx_embedding_backend import OnnxRuntimeEncoder
 from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
-from service.pipelines import pipeline_spec
+from kit.loader import pipeline_spec
 
 from scripts.install import install_model
 
@@ -143,7 +143,7 @@ def test_yaml_selects_int8_onnx_for_both_index_and_queries():
     # one model for chunk and query vectors
     assert index["init_parameters"]["model"] == search["init_parameters"]["model"]
     # through the service's own loader (its module allowlist), as the service builds it
-    from service.pipelines import load_pipeline
+    from kit.loader import load_pipeline
 
     query_embedder = load_pipeline("search", "search").pipeline.get_component("query_embedder")
     assert type(query_embedder).__name__ == "OnnxSentenceTransformersTextEmbedder"

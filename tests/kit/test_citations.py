@@ -1,6 +1,6 @@
-"""The cited-source helpers of the chat endpoint and MCP (service/citations.py), on small inputs."""
+"""The cited-source helpers of the chat endpoint and MCP (kit/citations.py), on small inputs."""
 
-from service.citations import answer_trailer, cited_numbers, cited_sources, sources_text
+from kit.citations import answer_trailer, cited_numbers, cited_sources, sources_text
 
 
 def doc(file: str, title: str, dates: list[str] | None = None, year: int | None = None, text: str = "passage") -> dict:

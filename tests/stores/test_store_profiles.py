@@ -14,8 +14,8 @@ import yaml
 from haystack import Pipeline
 from service_process import REPO
 
-from service import pipelines as service_pipelines
-from service.pipelines import ALLOWED_MODULES, STORES, pipeline_spec, spec_yaml
+from kit import loader
+from kit.loader import ALLOWED_MODULES, STORES, pipeline_spec, spec_yaml
 
 # The last commit with the store blocks inside index.yml / search.yml (before the profiles).
 BEFORE_PROFILES = "3e779b6"
@@ -97,7 +97,7 @@ def test_profiles_live_outside_the_folder_hayhooks_deploys(monkeypatch):
     """Hayhooks deploys every folder and top-level YAML of its pipelines folder: no profile may be there."""
     monkeypatch.delenv("PRESSQA_STORES_DIR", raising=False)
     monkeypatch.delenv("HAYHOOKS_PIPELINES_DIR", raising=False)
-    pipelines, stores = service_pipelines.pipelines_dir(), service_pipelines.stores_dir()
+    pipelines, stores = loader.pipelines_dir(), loader.stores_dir()
     assert not stores.is_relative_to(pipelines)
     assert {p.stem for p in stores.glob("*/*.yml")} == set(STORES)
     assert {p.name for p in pipelines.iterdir() if p.is_dir() and p.name != "__pycache__"} == {"ask", "index", "search"}

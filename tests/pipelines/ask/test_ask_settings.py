@@ -3,7 +3,7 @@
 
 import pytest
 
-from service.pipelines import room_module
+from kit.loader import room_module
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ of a conversation."""
 import pytest
 from fastapi import HTTPException
 
-from service.pipelines import room_module
+from kit.loader import room_module
 
 
 _chat = room_module("ask", "chat")  # pipelines/ask/chat.py
@@ -31,7 +31,7 @@ def test_the_question_is_the_last_user_message_text():
         {"role": "user", "content": [{"type": "text", "text": "Which ports"}, {"type": "image_url", "image_url": {}},
                                      {"type": "text", "text": "get 5G?"}]},
     ]
-    assert question_of(messages) == "Which ports get 5G?"
+    assert question_of(messages).query == "Which ports get 5G?"
     with pytest.raises(HTTPException) as no_user:
         question_of([{"role": "system", "content": "Be brief."}])
     assert no_user.value.status_code == 422

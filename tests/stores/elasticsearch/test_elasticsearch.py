@@ -23,11 +23,12 @@ from haystack.dataclasses import ByteStream
 from service_process import CORPUS, REPO, ServiceProcess
 
 from stores.elasticsearch.elasticsearch_store import EnvElasticsearchDocumentStore
-from service import pipelines as service_pipelines
 from haystack import SuperComponent
 
-from service.pipelines import ALLOWED_MODULES, pipeline_spec, spec_yaml
-from service.releases import get_release, list_releases
+from kit.loader import ALLOWED_MODULES, pipeline_spec, room_module, spec_yaml
+
+_releases = room_module("index", "releases")  # pipelines/index/releases.py
+list_releases, get_release = _releases.list_releases, _releases.get_release
 
 TEMPLATE_FILE = REPO / "docker" / "elasticsearch" / "index-template.json"
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"

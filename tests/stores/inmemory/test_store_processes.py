@@ -26,7 +26,7 @@ from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, fo
 from service_process import INDEX_TOKEN, REPO
 
 AUTH = {"Authorization": f"Bearer {INDEX_TOKEN}"}
-VISIBLE_WITHIN_SECONDS = 2.0  # the bound service/workers.py states for a write to reach every worker
+VISIBLE_WITHIN_SECONDS = 2.0  # the bound pipelines/index/workers.py states for a write to reach every worker
 NEW_RELEASE = {
     "name": "9001.txt",
     "content": "Telekom opens a quokka observatory in Wuppertal\n\nBonn, 1 December 2026. The quokka observatory "

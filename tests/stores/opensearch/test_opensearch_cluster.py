@@ -25,7 +25,7 @@ import yaml
 from haystack import Pipeline
 from service_process import CORPUS, INDEX_TOKEN, REPO, ServiceProcess, free_port
 
-from service.pipelines import ALLOWED_MODULES, pipeline_spec, room_module, spec_yaml
+from kit.loader import ALLOWED_MODULES, pipeline_spec, room_module, spec_yaml
 
 pytestmark = pytest.mark.opensearch
 

@@ -1,17 +1,23 @@
-"""Checks of request parameters that give a clear 4xx instead of a pipeline error, and 4xx replies that never
-echo more than a short excerpt of what was sent."""
+"""A question's parameters and their checks, which give a clear 4xx instead of a pipeline error, quoting at most a
+short excerpt of what was sent (`excerpt`).
+
+The limits of the query and of `top_k` are pydantic annotations (`Question`, `top_k_type(maximum)`): each room's request
+model (pipelines/<room>/request.py) is made of them, and so is the signature Hayhooks builds `/<room>/run`'s request
+model from, the MCP tools' input and the chat endpoint's question. Filters keep a check of their own
+(`check_filters`): their shape is a tree pydantic cannot bound.
+"""
 
 import math
 import os
 import reprlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import HTTPException
+from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
+from pydantic_core import PydanticCustomError
 
 MAX_QUERY_CHARS = 1000
+MAX_REPORTED_ERRORS = 10  # of a 422 for a body that does not fit its model
 # Filter caps: what a filter may cost. Measured on the full corpus before the caps: an `in` list of 200,000
 # values took 45 s of CPU (and slowed every other search 5x), 20,000 OR conditions 18 s. A year or a set of
 # releases needs a few values; 254 releases fit in one `in` list.
@@ -19,7 +25,6 @@ MAX_FILTER_VALUES = int(os.environ.get("PRESSQA_MAX_FILTER_VALUES") or 300)
 MAX_FILTER_CONDITIONS = int(os.environ.get("PRESSQA_MAX_FILTER_CONDITIONS") or 50)
 MAX_FILTER_DEPTH = int(os.environ.get("PRESSQA_MAX_FILTER_DEPTH") or 6)
 MAX_ECHO_CHARS = 80  # of a bad value quoted back in a 4xx reply
-MAX_REPORTED_ERRORS = 10
 _LOGICAL = {"AND", "OR", "NOT"}
 _COMPARISON = {"==", "!=", ">", ">=", "<", "<=", "in", "not in"}
 
@@ -45,10 +50,32 @@ def excerpt(value: Any) -> Any:
     return _excerpt_repr.repr(value)
 
 
-async def short_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 for a body that does not fit the schema, quoting at most an excerpt of each bad value
-    (FastAPI's own handler echoes the whole value: 10 MB in, 10 MB out, and a 500 for NaN)."""
-    errors = error.errors()
+def _not_blank(value: Any) -> Any:
+    # before the length check, which would say "at least 1 character" of a question of spaces
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("empty_question", "The question is empty: please ask something.")
+    return value
+
+
+# The question: trimmed, 1 to MAX_QUERY_CHARS characters of text (pydantic's `str` refuses an unpaired surrogate,
+# a valid JSON escape such as \ud800 but not text). The before-validator runs first (the last one listed does).
+Question = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS),
+    BeforeValidator(_not_blank),
+]
+# Haystack metadata filters, checked by `check_filters`.
+Filters = dict[str, Any] | None
+
+
+def top_k_type(maximum: int) -> Any:
+    """`top_k` as an annotated type: a whole number from 1 to `maximum`."""
+    return Annotated[int, Field(ge=1, le=maximum)]
+
+
+def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic's errors as a 422's `detail`, quoting at most an excerpt of each bad value (pydantic's own
+    errors echo the whole value: 10 MB in, 10 MB out)."""
     detail = [
         {**{k: v for k, v in e.items() if k not in ("input", "ctx")}, "input": excerpt(e.get("input")),
          **({"ctx": {k: excerpt(v if isinstance(v, (str, int, float)) else str(v)) for k, v in e["ctx"].items()}}
@@ -57,30 +84,13 @@ async def short_validation_error(request: Request, error: RequestValidationError
     ]
     if len(errors) > MAX_REPORTED_ERRORS:
         detail.append({"msg": f"… and {len(errors) - MAX_REPORTED_ERRORS} more errors"})
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
+    return detail
 
 
-def clean_query(query: str) -> str:
-    """The query, trimmed; 422 when it is empty or longer than MAX_QUERY_CHARS."""
-    query = (query or "").strip()
-    if not query:
-        raise HTTPException(status_code=422, detail="The question is empty: please ask something.")
-    try:
-        query.encode("utf-8")
-    except UnicodeEncodeError:  # an unpaired surrogate: valid as a JSON escape (\ud800), not as text
-        raise HTTPException(status_code=422, detail="The question holds characters that are not valid text.") from None
-    if len(query) > MAX_QUERY_CHARS:
-        raise HTTPException(
-            status_code=422, detail=f"The question is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}."
-        )
-    return query
-
-
-def check_top_k(top_k: int, maximum: int) -> int:
-    """`top_k` when 1 <= top_k <= maximum; 422 otherwise."""
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= maximum:
-        raise HTTPException(status_code=422, detail=f"top_k must be a whole number from 1 to {maximum}.")
-    return top_k
+def unprocessable(error: ValidationError, where: str = "body") -> HTTPException:
+    """A model validated inside a handler (not by FastAPI) that failed, as the 422 FastAPI would answer."""
+    errors = [{**e, "loc": (where, *e["loc"])} for e in error.errors(include_url=False)]
+    return HTTPException(status_code=422, detail=validation_detail(errors))
 
 
 def check_filters(filters: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from haystack.core.errors import PipelineRuntimeError
 from haystack.core.serialization import DeserializationCallbacks
 from haystack.errors import FilterError
 
-from service.timings import collect_timings, instrument, record
+from kit.timings import collect_timings, instrument, record
 
 # Custom components in YAML must be allowed explicitly (Haystack 3 deserializes only allowlisted modules).
 ALLOWED_MODULES = ["haystack.*", "haystack_integrations.*", "components.*", "stores.*"]
@@ -29,27 +29,36 @@ def pipelines_dir() -> Path:
     return Path(os.environ.get("HAYHOOKS_PIPELINES_DIR") or REPO_ROOT / "pipelines").resolve()
 
 
-STORES = ("inmemory", "elasticsearch", "opensearch")
+def stores_dir() -> Path:
+    """The stores: PRESSQA_STORES_DIR if set, else the repository's `stores/`, a folder per store holding its
+    profile (`<name>/<name>.yml`) beside its code.
+
+    Outside `pipelines/`: Hayhooks deploys every folder and YAML file of its pipelines folder.
+    """
+    return Path(os.environ.get("PRESSQA_STORES_DIR") or REPO_ROOT / "stores").resolve()
+
+
+def store_names(folder: Path | None = None) -> tuple[str, ...]:
+    """The stores a folder offers: its sub-folders holding a profile (adding a store is adding a folder); the
+    default, `inmemory`, first."""
+    folder = folder or stores_dir()
+    names = {p.parent.name for p in folder.glob("*/*.yml") if p.stem == p.parent.name}
+    return tuple(sorted(names, key=lambda name: (name != "inmemory", name)))
+
+
+STORES = store_names(REPO_ROOT / "stores")
 
 
 def store_variant() -> str:
-    """`PRESSQA_STORE`: `inmemory` (default, embedded), `elasticsearch` or `opensearch`."""
+    """`PRESSQA_STORE`: `inmemory` (default, embedded) or another folder of `stores_dir()`, e.g. `opensearch`."""
     variant = os.environ.get("PRESSQA_STORE", "inmemory").strip().lower() or "inmemory"
-    if variant not in STORES:
-        raise ValueError(f"PRESSQA_STORE={variant!r}: choose one of {', '.join(STORES)}")
+    if variant not in (names := store_names()):
+        raise ValueError(f"PRESSQA_STORE={variant!r}: choose one of {', '.join(names)}")
     return variant
 
 
 # Settings more than one pipeline must share (the embedding model of chunks and questions).
 EMBEDDING_PROFILE = REPO_ROOT / "profiles" / "embedding.yml"
-
-
-def stores_dir() -> Path:
-    """The store profiles: PRESSQA_STORES_DIR if set, else the repository's `stores/`.
-
-    Outside `pipelines/`: Hayhooks deploys every folder and YAML file of its pipelines folder.
-    """
-    return Path(os.environ.get("PRESSQA_STORES_DIR") or REPO_ROOT / "stores").resolve()
 
 
 def room_module(room: str, module: str) -> ModuleType:
@@ -110,7 +119,7 @@ def spec_yaml(spec: dict[str, Any]) -> str:
 def load_pipeline(folder: str, name: str, overrides: Callable[[str, type, dict[str, Any]], None] | None = None) -> SuperComponent:
     """`pipeline_spec(folder, name)` as a SuperComponent: called with the names the YAML's `inputs:` declare, it
     returns those its `outputs:` declare (the keys Hayhooks reads too), so a YAML can rename or swap components
-    without a change of Python. Every component's run is timed (see service.timings).
+    without a change of Python. Every component's run is timed (see kit.timings).
 
     :param overrides: Haystack's `component_pre_init` deserialization callback, `(name, class, init_params)`,
         for settings that come from the environment at start (e.g. the LLM's model).

@@ -6,7 +6,7 @@ import re
 from fastapi import HTTPException
 from pydantic import BaseModel
 
-from service.http.validation import excerpt
+from kit.queries import excerpt
 
 MAX_FILE_BYTES = int(os.environ.get("PRESSQA_MAX_FILE_BYTES", 1_000_000))
 # Also the body limit of the index routes, checked before the body is read (service.http.gate.RequestGate).

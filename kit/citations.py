@@ -22,7 +22,7 @@ def source_entry(number: int, document: dict[str, Any]) -> dict[str, Any]:
     """One source as clients get it: its [n], release file, title, date and the cited passage.
 
     `date` is the newest date the release mentions (the releases carry no publication date), else its year.
-    `document` is the reply shape of service/documents.py.
+    `document` is the reply shape of kit/documents.py.
     """
     meta = document.get("meta") or {}
     dates = list(meta.get("dates") or [])

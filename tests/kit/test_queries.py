@@ -1,0 +1,46 @@
+"""kit/queries.py: the question's limits as pydantic annotations, and 422 details that quote only an excerpt."""
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from kit.queries import MAX_QUERY_CHARS, Question, top_k_type, unprocessable
+
+
+class Asked(BaseModel):
+    query: Question
+    top_k: top_k_type(20) = 5
+
+
+def test_the_question_is_trimmed_and_kept_as_text():
+    assert Asked(query="  Which ports get 5G?\n").query == "Which ports get 5G?"
+    assert Asked(query="x" * MAX_QUERY_CHARS).query == "x" * MAX_QUERY_CHARS
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    ("", "The question is empty: please ask something."),
+    (" \n\t ", "The question is empty: please ask something."),
+    ("x" * (MAX_QUERY_CHARS + 1), f"String should have at most {MAX_QUERY_CHARS} characters"),
+    ("fiber \ud800", "Input should be a valid string, unable to parse raw data as a unicode string"),
+    (42, "Input should be a valid string"),
+])
+def test_a_question_outside_the_limits_is_refused_saying_why(query, says):
+    with pytest.raises(ValidationError) as refused:
+        Asked(query=query)
+    assert [e["msg"] for e in refused.value.errors()] == [says]
+
+
+@pytest.mark.parametrize(("value", "says"), [(0, "greater than or equal to 1"), (21, "less than or equal to 20"),
+                                             (2.5, "fractional part"), ("many", "valid integer")])
+def test_top_k_is_a_whole_number_within_its_limit(value, says):
+    assert Asked(query="5G", top_k=20).top_k == 20
+    with pytest.raises(ValidationError, match=says):
+        Asked(query="5G", top_k=value)
+
+
+def test_a_model_validated_in_a_handler_answers_422_with_an_excerpt():
+    with pytest.raises(ValidationError) as refused:
+        Asked(query="x" * 200_000)
+    error = unprocessable(refused.value, "messages")
+    assert error.status_code == 422
+    [detail] = error.detail
+    assert detail["loc"] == ("messages", "query") and len(detail["input"]) < 200 and "url" not in detail
