@@ -22,7 +22,24 @@ from kit.onnx_embedding_backend import onnx_backend_of
 
 @component
 class OnnxSentenceTransformersDocumentEmbedder(SentenceTransformersDocumentEmbedder):
-    """SentenceTransformersDocumentEmbedder whose `backend: onnx` runs the model file in `model_kwargs.file_name`."""
+    """
+    SentenceTransformersDocumentEmbedder whose `backend: onnx` runs the model file in `model_kwargs.file_name`.
+
+    ### Usage example
+
+    ```python
+    from haystack import Document
+
+    from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
+
+    embedder = OnnxSentenceTransformersDocumentEmbedder(
+        model="sentence-transformers/all-MiniLM-L6-v2", backend="onnx",
+        model_kwargs={"file_name": "onnx/model_qint8.onnx"}, normalize_embeddings=True,
+    )
+    embedder.warm_up()
+    embedder.run(documents=[Document(content="EUROGATE gets 5G.")])["documents"][0].embedding
+    ```
+    """
 
     def warm_up(self) -> None:
         """Load the model; for `backend: onnx`, with an ONNX Runtime session in place of the PyTorch encoder."""

@@ -21,7 +21,22 @@ from kit.onnx_embedding_backend import onnx_backend_of
 
 @component
 class OnnxSentenceTransformersTextEmbedder(SentenceTransformersTextEmbedder):
-    """SentenceTransformersTextEmbedder whose `backend: onnx` runs the model file in `model_kwargs.file_name`."""
+    """
+    SentenceTransformersTextEmbedder whose `backend: onnx` runs the model file in `model_kwargs.file_name`.
+
+    ### Usage example
+
+    ```python
+    from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
+
+    embedder = OnnxSentenceTransformersTextEmbedder(
+        model="sentence-transformers/all-MiniLM-L6-v2", backend="onnx",
+        model_kwargs={"file_name": "onnx/model_qint8.onnx"}, normalize_embeddings=True,
+    )
+    embedder.warm_up()
+    embedder.run(text="Which ports get 5G?")["embedding"]  # 384 floats
+    ```
+    """
 
     def warm_up(self) -> None:
         """Load the model; for `backend: onnx`, with an ONNX Runtime session in place of the PyTorch encoder."""

@@ -7,14 +7,16 @@ turn that into a numbered source list (text for people, dicts for programs) with
 import re
 from typing import Any
 
-# "[2]", "[1, 3]" and "[1; 3]": the forms the prompt asks for and the extractive answerer writes
-# (the same pattern as the page, service/web/static/app.js, and scripts/evaluation/metrics.py).
-_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+# "[2]", "[1, 3]" and "[1; 3]": the forms the prompt asks for and the extractive answerer writes. The citation
+# check (components/citation_checker.py) reads them with this pattern too; the page (service/web/static/app.js)
+# has it in JavaScript, and the evaluation (scripts/evaluation/metrics.py) keeps its own on purpose: a measurement
+# that shares the parser it measures would miss its faults.
+CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 
 def cited_numbers(answer: str, source_count: int) -> list[int]:
     """The source numbers the answer cites, ascending; numbers outside 1..source_count are ignored."""
-    numbers = {int(n) for group in _CITATION.findall(answer or "") for n in re.split(r"\s*[,;]\s*", group)}
+    numbers = {int(n) for group in CITATION.findall(answer or "") for n in re.split(r"\s*[,;]\s*", group)}
     return sorted(n for n in numbers if 1 <= n <= source_count)
 
 

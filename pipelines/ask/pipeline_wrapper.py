@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, format_sse_event
 from fastapi_openai_compat import ChatCompletion
 
 from kit.queries import Filters, Question, check_filters
@@ -52,13 +52,13 @@ class PipelineWrapper(Room):
         """Answer the last user message with its cited sources and, when it fell back, a note (chat.py)."""
         return await chat_completion(self.answerer, model, question_of(messages), stream=bool(body.get("stream")))
 
-    async def ask_stream(self, body: AskRequest) -> StreamingResponse:
+    async def ask_stream(self, body: AskRequest) -> EventSourceResponse:
         """The answer as Server-Sent Events: `sources`, `delta`…, `done` (or `error`)."""
         events = self.answerer.astream(body.query, body.top_k, check_filters(body.filters))
         # Run the search before the status line goes out: its errors (e.g. a filter the store rejects)
         # then get their 4xx instead of an in-band error event.
         first = await anext(events)
-        return StreamingResponse(_sse(first, events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return EventSourceResponse(_sse(first, events), headers={"Cache-Control": "no-cache"})
 
     def health(self) -> dict[str, Any]:
         """This room's part of /health."""
@@ -69,11 +69,12 @@ class PipelineWrapper(Room):
         return [ask_tool(self.answer)]
 
 
-def _event(event: str, data: dict) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _event(event: str, data: dict) -> bytes:
+    # FastAPI's SSE framing; the data as the page reads it (JSON, non-ASCII kept)
+    return format_sse_event(event=event, data_str=json.dumps(data, ensure_ascii=False))
 
 
-async def _sse(first: tuple[str, dict], events: AsyncIterator[tuple[str, dict]]) -> AsyncIterator[str]:
+async def _sse(first: tuple[str, dict], events: AsyncIterator[tuple[str, dict]]) -> AsyncIterator[bytes]:
     try:
         yield _event(*first)
         async for event, data in events:
