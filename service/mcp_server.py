@@ -68,7 +68,7 @@ def create_mcp_server(tools: dict[str, McpTool]) -> Server:
                 f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors())) from None
         try:
             result = await spec.run(parsed)
-        except HTTPException as error:  # the REST checks' 4xx, e.g. an empty question
+        except HTTPException as error:  # the rooms' own 4xx, e.g. malformed filters
             raise ValueError(str(error.detail)) from None
         structured = result.model_dump(mode="json")
         # the JSON as text too, for clients that do not read structuredContent (as the MCP spec advises)

@@ -4,32 +4,14 @@ not, and the LLM stand-in citing wrongly on purpose is caught."""
 import os
 
 import pytest
-from haystack import Document
 from haystack.dataclasses import ChatMessage
+from sample_chunks import NETFLIX, QUANTUM, TABLET
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from components.citation_checker import CitationChecker, answer_sentences, cited_numbers  # noqa: E402
 from scripts.benchmarks import llm_standin  # noqa: E402
-
-TABLET = Document(
-    content="The new T Tablet is a robust device for everyday use. Without a mobile plan, the T Tablet costs a "
-    "one-time fee of 219 euros. It will be available from August 24. Customers praise its large display.",
-    meta={"file_path": "t.txt", "year": 2023, "dates": ["2023-08"]},
-)
-
-NETFLIX = Document(
-    content="Deutsche Telekom and Netflix announce a partnership: MagentaTV customers get Netflix included. "
-    "The offer starts in Germany in spring.",
-    meta={"file_path": "n.txt", "year": 2022, "dates": ["2022-03"]},
-)
-
-QUANTUM = Document(
-    content="Deutsche Telekom opened its Quantum Lab in Berlin. It is connected to over 2,000 km of fiber. "
-    "Partners include Qualcomm and IQM.",
-    meta={"file_path": "q.txt", "year": 2024, "dates": ["2024-06-10"]},
-)
 
 
 @pytest.fixture(scope="module")
