@@ -28,6 +28,7 @@ from haystack.utils import Secret
 
 import components
 import stores
+from components.character_limit_splitter import CharacterLimitSplitter
 from components.citation_checker import CitationChecker
 from components.extractive_answerer import ExtractiveAnswerer
 from components.near_duplicate_filter import NearDuplicateFilter
@@ -134,9 +135,10 @@ CASES: dict[type, tuple[Callable[[str], Any], dict[str, Any]]] = {
         {"model": None, "min_lexical": 0.5, "min_similarity": 0.7, "max_seq_length": 128},
     ),
     ReleaseMetadataExtractor: (
-        lambda _: ReleaseMetadataExtractor(max_title_words=9, latest_year=2024),
-        {"max_title_words": 9, "latest_year": 2024},
+        lambda _: ReleaseMetadataExtractor(max_title_words=9, latest_year=2024, max_title_chars=80),
+        {"max_title_words": 9, "latest_year": 2024, "max_title_chars": 80},
     ),
+    CharacterLimitSplitter: (lambda _: CharacterLimitSplitter(max_chars=500), {"max_chars": 500}),
     TableFlattener: (lambda _: TableFlattener(min_cells=5, max_cell_chars=30), {"min_cells": 5, "max_cell_chars": 30}),
     QuestionPeriodPreference: (
         lambda index: QuestionPeriodPreference(document_store=_persistent_store(index), boost=0.2, recency_boost=0.1),
