@@ -36,6 +36,8 @@ def main() -> None:
         # that never imports torch, Haystack or the pipelines (~550 MiB less resident memory).
         os.execv(sys.executable, [sys.executable, "-m", "service.supervisor", settings.host, str(settings.port),
                                   str(settings.graceful_shutdown_timeout)])
+    from service.http.timeouts import KEEP_ALIVE_SECONDS, HeadTimeoutProtocol
+
     intercept_stdlib_logging(settings.intercepted_loggers, access_log_excluded_path_prefixes=settings.access_log_excluded_path_prefixes)
     uvicorn.run(
         "service.app:create_app",
@@ -44,4 +46,6 @@ def main() -> None:
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=settings.graceful_shutdown_timeout,
+        http=HeadTimeoutProtocol,  # a request head must arrive in time (service/http/timeouts.py)
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )

@@ -7,7 +7,7 @@
 (() => {
   // Relative URLs: the page works at "/" and behind a path prefix alike.
   const API = {
-    health: "health",
+    ready: "ready", // readiness: the answer mode (behind the read token, when one is set)
     releases: "releases",
     release: (filePath) => "releases/" + encodeURIComponent(filePath),
     askStream: "ask/stream",
@@ -74,9 +74,10 @@
 
   async function loadMode() {
     try {
-      const health = await getJson(API.health);
-      setModeBadge(health.answer_mode);
+      const ready = await getJson(API.ready);
+      setModeBadge(ready.answer_mode);
     } catch (err) {
+      if (err instanceof HttpError && err.status === 401) return askForToken(false); // loaded again with the token
       ui.modeBadge.textContent = "Service unreachable";
       ui.modeBadge.className = "badge badge--error";
     }
@@ -259,6 +260,7 @@
     }
     ui.token.value = "";
     ui.tokenForm.hidden = true;
+    loadMode();
     loadYears();
     if (run) ask(run.question);
   }
