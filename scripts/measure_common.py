@@ -55,6 +55,20 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def service_readiness(url: str, headers: dict[str, str] | None = None, timeout: float = 10) -> dict[str, Any]:
+    """The service's readiness view (answer mode, documents …): `/ready`, or `/health` for a release before issue
+    #21 (the measurements compare releases), whose /health held the same. SystemExit when unreachable."""
+    import httpx
+
+    try:
+        reply = httpx.get(f"{url}/ready", headers=headers, timeout=timeout)
+        if reply.status_code == 404:
+            reply = httpx.get(f"{url}/health", headers=headers, timeout=timeout)
+        return reply.raise_for_status().json()
+    except httpx.HTTPError as error:
+        raise SystemExit(f"service not reachable at {url}: {error}") from error
+
+
 def free_port() -> int:
     """A TCP port free on the loopback interface now (for a service a tool or test starts)."""
     with socket.socket() as s:
