@@ -377,7 +377,7 @@ def test_service_runs_on_elasticsearch(es_index, indexed, tmp_path):
     service = ServiceProcess(tmp_path / "data", corpus=None, PRESSQA_STORE="elasticsearch",
                              PRESSQA_STORES_DIR=str(stores)).start(timeout=300)
     try:
-        health = httpx.get(service.url + "/health").json()
+        health = httpx.get(service.url + "/ready").json()
         assert health["store"] == "EnvElasticsearchDocumentStore" and health["documents"] > 0
         reply = httpx.post(service.url + "/search/run", json={"query": "5G campus networks", "top_k": 3}, timeout=60)
         assert reply.status_code == 200 and reply.json()["result"]["documents"]

@@ -135,7 +135,7 @@ def monkeypatch_module():
 def test_chunk_count_equals_the_inmemory_stores(os_service, test_index, inmemory_chunk_count, corpus_dir):
     index = test_index[0]
     assert _count(index) == inmemory_chunk_count
-    health = httpx.get(os_service.url + "/health").json()
+    health = httpx.get(os_service.url + "/ready").json()
     assert health["store"] == "EnvOpenSearchDocumentStore" and health["documents"] == inmemory_chunk_count
     releases = httpx.get(os_service.url + "/releases", timeout=60).json()["releases"]
     assert {r["file_path"] for r in releases} == {f.name for f in corpus_dir.glob("*.txt")}
@@ -223,7 +223,7 @@ def _evaluate(url: str, out: Path) -> dict:
 
 def test_dev_set_quality_is_that_of_the_inmemory_store(os_service, service_url, tmp_path):
     """hit@5 within one question of the in-memory service; the other retrieval metrics reported beside it."""
-    stores = {url: httpx.get(url + "/health", timeout=30).json()["store"] for url in (service_url, os_service.url)}
+    stores = {url: httpx.get(url + "/ready", timeout=30).json()["store"] for url in (service_url, os_service.url)}
     assert list(stores.values()) == ["PersistentInMemoryDocumentStore", "EnvOpenSearchDocumentStore"]
     memory = _evaluate(service_url, tmp_path / "inmemory.json")
     opensearch = _evaluate(os_service.url, tmp_path / "opensearch.json")
