@@ -13,7 +13,7 @@ import reprlib
 from typing import Annotated, Any
 
 from fastapi import HTTPException
-from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
+from pydantic import BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 MAX_QUERY_CHARS = 1000
@@ -46,23 +46,31 @@ def excerpt(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, str):
+        # an unpaired surrogate (a valid JSON escape) would make the reply unencodable: quoted as its escape
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
         return value if len(value) <= MAX_ECHO_CHARS else f"{value[:MAX_ECHO_CHARS]}… ({len(value)} characters)"
     return _excerpt_repr.repr(value)
 
 
-def _not_blank(value: Any) -> Any:
-    # before the length check, which would say "at least 1 character" of a question of spaces
-    if isinstance(value, str) and not value.strip():
-        raise PydanticCustomError("empty_question", "The question is empty: please ask something.")
+def _plain_text(value: Any) -> Any:
+    # before pydantic's own checks, which would say "at least 1 character" of a question of spaces and "unable to
+    # parse raw data" of an unpaired surrogate (a valid JSON escape, \ud800, but not text)
+    if isinstance(value, str):
+        if not value.strip():
+            raise PydanticCustomError("empty_question", "The question is empty: please ask something.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PydanticCustomError("not_text", "The question holds characters that are not valid text.") from None
     return value
 
 
-# The question: trimmed, 1 to MAX_QUERY_CHARS characters of text (pydantic's `str` refuses an unpaired surrogate,
-# a valid JSON escape such as \ud800 but not text). The before-validator runs first (the last one listed does).
+# The question: trimmed, 1 to MAX_QUERY_CHARS characters of text. The before-validator runs first (the last one
+# listed does).
 Question = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS),
-    BeforeValidator(_not_blank),
+    BeforeValidator(_plain_text),
 ]
 # Haystack metadata filters, checked by `check_filters`.
 Filters = dict[str, Any] | None
@@ -86,11 +94,6 @@ def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         detail.append({"msg": f"… and {len(errors) - MAX_REPORTED_ERRORS} more errors"})
     return detail
 
-
-def unprocessable(error: ValidationError, where: str = "body") -> HTTPException:
-    """A model validated inside a handler (not by FastAPI) that failed, as the 422 FastAPI would answer."""
-    errors = [{**e, "loc": (where, *e["loc"])} for e in error.errors(include_url=False)]
-    return HTTPException(status_code=422, detail=validation_detail(errors))
 
 
 def check_filters(filters: dict[str, Any] | None) -> dict[str, Any] | None:

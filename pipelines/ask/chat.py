@@ -24,7 +24,6 @@ from hayhooks import get_last_user_message
 from pydantic import ValidationError
 
 from kit.citations import answer_trailer, cited_sources, source_entry
-from kit.queries import unprocessable
 
 from .answering import Answerer
 from .request import AskRequest
@@ -42,8 +41,8 @@ def question_of(messages: list[dict]) -> AskRequest:
         raise HTTPException(status_code=422, detail="No user message to answer.")
     try:
         return AskRequest(query=question, top_k=TOP_K)
-    except ValidationError as error:
-        raise unprocessable(error, "messages") from None
+    except ValidationError as error:  # a chat client shows `detail` as text: the reasons, not pydantic's list
+        raise HTTPException(status_code=422, detail="; ".join(e["msg"] for e in error.errors())) from None
 
 
 async def chat_completion(

@@ -105,7 +105,7 @@ async def load(url: str) -> tuple[list[tuple[float, dict]], list[float]]:
 
 def test_a_silent_llm_under_load_stalls_nobody(silent_llm_service):
     service, llm_port = silent_llm_service
-    pid = kit.process.pid
+    pid = service.process.pid
     # warm up: one answer through the LLM path, and the worker threads a burst of searches starts
     httpx.post(f"{service.url}/ask/run", json=QUESTION, timeout=60)
     asyncio.run(burst_of_searches(service.url))

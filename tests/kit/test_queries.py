@@ -3,7 +3,7 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from kit.queries import MAX_QUERY_CHARS, Question, top_k_type, unprocessable
+from kit.queries import MAX_QUERY_CHARS, Question, excerpt, top_k_type, validation_detail
 
 
 class Asked(BaseModel):
@@ -20,7 +20,7 @@ def test_the_question_is_trimmed_and_kept_as_text():
     ("", "The question is empty: please ask something."),
     (" \n\t ", "The question is empty: please ask something."),
     ("x" * (MAX_QUERY_CHARS + 1), f"String should have at most {MAX_QUERY_CHARS} characters"),
-    ("fiber \ud800", "Input should be a valid string, unable to parse raw data as a unicode string"),
+    ("fiber \ud800", "The question holds characters that are not valid text."),
     (42, "Input should be a valid string"),
 ])
 def test_a_question_outside_the_limits_is_refused_saying_why(query, says):
@@ -37,10 +37,9 @@ def test_top_k_is_a_whole_number_within_its_limit(value, says):
         Asked(query="5G", top_k=value)
 
 
-def test_a_model_validated_in_a_handler_answers_422_with_an_excerpt():
+def test_a_422_detail_quotes_an_excerpt_that_can_be_sent():
     with pytest.raises(ValidationError) as refused:
         Asked(query="x" * 200_000)
-    error = unprocessable(refused.value, "messages")
-    assert error.status_code == 422
-    [detail] = error.detail
-    assert detail["loc"] == ("messages", "query") and len(detail["input"]) < 200 and "url" not in detail
+    [detail] = validation_detail(refused.value.errors(include_url=False))
+    assert detail["loc"] == ("query",) and len(detail["input"]) < 200
+    assert excerpt("fiber \ud800") == "fiber \\ud800"  # a lone surrogate cannot be encoded into a reply

@@ -43,7 +43,7 @@ def test_short_soak_has_no_errors(indexed_service, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "soak.json").read_text())
     print(result.stdout)
-    assert report["meta"]["pid"] == indexed_kit.process.pid  # found by the listening port
+    assert report["meta"]["pid"] == indexed_service.process.pid  # found by the listening port
     assert report["overall"]["errors"] == 0
     for endpoint in ("search", "ask", "stream"):
         assert report["endpoints"][endpoint]["ok"] > 0, endpoint

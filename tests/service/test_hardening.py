@@ -345,10 +345,10 @@ def test_kill_during_indexing_leaves_the_last_complete_index(tmp_path, corpus_di
     corpus = tiny_corpus(tmp_path / "corpus", tuple(p.name for p in sorted(corpus_dir.glob("*.txt"))[:40]))
     service = service_on_copy(data_dir, corpus=corpus).start(timeout=300, until_indexed=False)
     try:
-        seen = kill_during_a_write(kit.process, index_dir)
+        seen = kill_during_a_write(service.process, index_dir)
     finally:
         service.stop()
-    assert kit.process.returncode == -signal.SIGKILL
+    assert service.process.returncode == -signal.SIGKILL
 
     stored = json.loads((index_dir / "press-releases.json").read_text(encoding="utf-8"))  # whole, valid JSON
     chunks = len(stored["documents"])

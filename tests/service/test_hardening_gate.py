@@ -101,7 +101,7 @@ def test_a_declared_100_mb_body_is_refused_before_it_is_read(gated_service, path
 def test_a_chunked_body_is_counted_as_it_streams_in(gated_service):
     """No Content-Length (chunked): 413 once the bytes that arrived pass the limit, without taking the rest
     into memory."""
-    pid = gated_kit.process.pid
+    pid = gated_service.process.pid
     before = rss_kib(pid)
     sent = 0
 
@@ -122,7 +122,7 @@ def test_a_chunked_body_is_counted_as_it_streams_in(gated_service):
 
 
 def test_a_large_multipart_upload_without_a_token_is_refused_at_once(gated_service):
-    pid = gated_kit.process.pid
+    pid = gated_service.process.pid
     before = rss_kib(pid)
     parts = [("files", (f"{n}.txt", b"x" * 1_000_000, "text/plain")) for n in range(30)]
     started = time.perf_counter()

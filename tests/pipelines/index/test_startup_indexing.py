@@ -24,8 +24,8 @@ def test_start_up_indexing_resumes_after_a_kill(tmp_path):
                 break
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        kit.process.send_signal(signal.SIGKILL)
-        kit.process.wait(timeout=30)
+        service.process.send_signal(signal.SIGKILL)
+        service.process.wait(timeout=30)
     finally:
         service.stop()
     assert health["indexing"]["running"] and not health["index"]["complete"], health
