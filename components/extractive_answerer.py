@@ -3,8 +3,9 @@ from haystack import Document, component
 
 from kit.evidence import EvidenceModel, Question, compose, resolve_model_path, units_of
 
-NOT_FOUND = "The press releases do not contain information that answers this question."
-NOT_FOUND_ABOUT = "The press releases do not contain information about {}."
+NOT_FOUND_PREFIX = "The press releases do not contain information"
+NOT_FOUND = f"{NOT_FOUND_PREFIX} that answers this question."
+NOT_FOUND_ABOUT = f"{NOT_FOUND_PREFIX} about {{}}."
 
 
 @component
