@@ -24,7 +24,8 @@ class AnswerUnitEmbedder(OnnxSentenceTransformersDocumentEmbedder):
     takes the same init parameters (the model settings come from profiles/embedding.yml) and the same
     `backend: onnx`.
 
-    Usage example:
+    ### Usage example
+
     ```python
     from haystack import Document
     from components.answer_unit_embedder import AnswerUnitEmbedder

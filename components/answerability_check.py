@@ -23,7 +23,8 @@ class AnswerabilityCheck:
     Why a component of our own: Haystack has no answerability estimate for extractive answers (its
     `ExtractiveReader` gives a no-answer score from a reader model, and none with weights installs here).
 
-    Usage example:
+    ### Usage example
+
     ```python
     from haystack import Document
     from components.answerability_check import AnswerabilityCheck

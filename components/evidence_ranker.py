@@ -26,7 +26,8 @@ class EvidenceRanker:
     installs here (../shared/NOTES.md); `MetaFieldRanker` ranks by one field. This one combines the signals the
     pipeline already has, as measured on the development questions (README, "Results").
 
-    Usage example:
+    ### Usage example
+
     ```python
     from haystack import Document
     from components.evidence_ranker import EvidenceRanker

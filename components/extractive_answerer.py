@@ -28,7 +28,8 @@ class ExtractiveAnswerer:
     No extractive QA model with commercial-use weights can be installed here (see ../shared/NOTES.md), so Haystack's
     `ExtractiveReader` does not serve.
 
-    Usage example:
+    ### Usage example
+
     ```python
     from haystack import Document
     from components.extractive_answerer import ExtractiveAnswerer
@@ -49,7 +50,7 @@ class ExtractiveAnswerer:
         max_chunks: int = 3,
         max_units: int = 3,
         relative: float = 0.4,
-        completing: float = 0.3,
+        completing: float = 0.1,
         related: int = 3,
     ) -> None:
         """

@@ -53,7 +53,7 @@ class Settings:
     name_chunks: int = 5           # extract.yml's answerability `name_chunks`
     max_units: int = 3
     relative: float = 0.4
-    completing: float = 0.3
+    completing: float = 0.1
     top_k: int = 5                 # search.yml's duplicate_filter
     duplicate_threshold: float = 0.6
 
