@@ -13,8 +13,7 @@ class AnswerabilityCheck:
     another award's). The check looks for the best answer unit (sentence) among the top `max_chunks` chunks that
     holds the *kind* of answer asked for (`kit/asked_answers.py`: a sum of money for "how much does … cost", a
     date for "when" …) and asks whether it is about the asked thing: its unit score (the evidence model's), how many
-    of the question's distinctive names it and its chunk mention, its coverage of the question and its embedding
-    similarity. A logistic regression fitted by `pressqa-train` on the development questions (k-fold figures in the
+    of the question's distinctive names it and its chunk mention, and its coverage of the question. A logistic regression fitted by `pressqa-train` on the development questions (k-fold figures in the
     README) turns these into the probability that the question is answerable; below the model's `refuse_below` (set
     in training so that about 4 % of answerable questions fall under it) the answer is `answerable: False`. So it is,
     by rule, when a distinctive name of the question (a product, company, acronym or figure; not "Telekom") is in
@@ -61,13 +60,12 @@ class AnswerabilityCheck:
             self.model = EvidenceModel.load(resolve_model_path(self.model_path))
 
     @component.output_types(answerable=bool, answerability=float, missing_names=list[str])
-    def run(self, query: str, documents: list[Document], query_embedding: list[float] | None = None) -> dict:
+    def run(self, query: str, documents: list[Document]) -> dict:
         """
         Estimate whether `documents` answer `query`.
 
         :param query: The question.
         :param documents: Ranked chunks, best first.
-        :param query_embedding: The question's embedding (the units' similarity is 0 without it).
         :returns: A dictionary with the following keys:
             - `answerable`: whether the answer is likely among the top `max_chunks` chunks;
             - `answerability`: that probability, 0 to 1;
@@ -79,8 +77,8 @@ class AnswerabilityCheck:
         if not top:
             return {"answerable": False, "answerability": 0.0, "missing_names": []}
         question = Question.of(query)
-        units = units_of(question, top, query_embedding)
-        unit_scores = self.model.unit.decision(units.features) if units.rows else units.similarity
+        units = units_of(question, top)
+        unit_scores = self.model.unit.decision(units.features)
         probability = float(self.model.answerability.probability(answerability_features(question, top, units, unit_scores))[0])
         missing = question.missing_names(documents[: self.name_chunks])
         # a name of the question in no chunk: the sources are about something else, whatever the model says

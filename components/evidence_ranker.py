@@ -12,9 +12,9 @@ class EvidenceRanker:
     Orders retrieved chunks by the evidence that they answer the question, with weights learned from real questions.
 
     Two small fitted models (`kit/evidence.py`, trained by `pressqa-train`) work in turn:
-    - each **answer unit** (sentence) of every candidate gets a score from its coverage of the question's words,
-      its embedding similarity to the question (the unit vectors `AnswerUnitEmbedder` stored at indexing), whether
-      it holds the kind of answer asked for (a sum of money, a date, a name …) and where it stands;
+    - each **answer unit** (sentence) of every candidate gets a score from its coverage of the question's words
+      (names and figures double), whether it holds the kind of answer asked for (a sum of money, a date, a name …)
+      and where it stands;
     - each **chunk** then gets a score from its fused retrieval score, its BM25 and embedding scores, the passage
       focus of `PassageFocusRanker`, its place in its release, its title's and its own coverage of the question,
       the best fused score of its release, and the scores of its best units.
@@ -65,7 +65,6 @@ class EvidenceRanker:
         self,
         documents: list[Document],
         query: str = "",
-        query_embedding: list[float] | None = None,
         bm25_documents: list[Document] | None = None,
         embedding_documents: list[Document] | None = None,
     ) -> dict[str, list[Document]]:
@@ -74,7 +73,6 @@ class EvidenceRanker:
 
         :param documents: Fused retrieval results with their fused scores.
         :param query: The question (empty: the documents are returned as given).
-        :param query_embedding: The question's embedding, for the units' similarity (without it, similarity is 0).
         :param bm25_documents: The BM25 retriever's results, for their scores.
         :param embedding_documents: The embedding retriever's results, for their scores.
         :returns: A dictionary with the following key:
@@ -85,7 +83,7 @@ class EvidenceRanker:
             return {"documents": list(documents)}
         self.warm_up()
         question = Question.of(query)
-        units = units_of(question, documents, query_embedding)
+        units = units_of(question, documents)
         unit_scores = self.model.unit.decision(units.features) if units.rows else np.zeros(0)
         features = chunk_features(
             question, documents, self._focus.focus_scores(query, documents),

@@ -16,8 +16,7 @@ class ExtractiveAnswerer:
 
     - **Choice.** Every answer unit of the top `max_chunks` chunks gets the evidence model's unit score
       (`kit/evidence.py`, fitted by `pressqa-train` on which sentences of the development questions' sources hold a
-      key fact): coverage of the question, embedding similarity (unit vectors from indexing), the kind of answer it
-      holds against the kind asked, its place. The most probable unit comes first; others follow while they are at
+      key fact): coverage of the question, the kind of answer it holds against the kind asked, its place. The most probable unit comes first; others follow while they are at
       least `relative` times as probable, or `completing` times when they give a kind of answer the question asks for
       and the chosen units do not yet give ("What does it cost, and from when …?"). At most `max_units`, in reading
       order per source.
@@ -101,7 +100,6 @@ class ExtractiveAnswerer:
         self,
         query: str,
         documents: list[Document],
-        query_embedding: list[float] | None = None,
         answerable: bool | None = None,
         missing_names: list[str] | None = None,
     ) -> dict:
@@ -110,7 +108,6 @@ class ExtractiveAnswerer:
 
         :param query: The question.
         :param documents: Ranked chunks; citations number them from 1.
-        :param query_embedding: The question's embedding (the units' similarity is 0 without it).
         :param answerable: `AnswerabilityCheck`'s verdict; False refuses. None: answer.
         :param missing_names: The question's names no chunk mentions, for the refusal's wording.
         :returns: A dictionary with the following keys:
@@ -125,7 +122,7 @@ class ExtractiveAnswerer:
         self.warm_up()
         question = Question.of(query)
         top = documents[: self.max_chunks]
-        units = units_of(question, top, query_embedding)
+        units = units_of(question, top)
         if not units.rows:
             return {"answer": self.refusal(documents, missing_names), "documents": documents, "found": False}
         probability = self.model.unit.probability(units.features)

@@ -5,7 +5,7 @@ from typing import Any
 from haystack import Document
 
 # Splitter bookkeeping that means nothing to a reader of the reply.
-_INTERNAL_META = {"_split_overlap", "source_id", "parent_id", "page_number", "content_sha256", "unit_vectors"}
+_INTERNAL_META = {"_split_overlap", "source_id", "parent_id", "page_number", "content_sha256"}
 
 
 def document_to_json(doc: Document) -> dict[str, Any]:

@@ -4,20 +4,19 @@ sources answer at all (`AnswerabilityCheck`) and extract answers (`ExtractiveAns
 (`pressqa-train`), so that what is trained is exactly what runs.
 
 - An **answer unit** is a sentence of a chunk (a line that runs on into the next is joined with it; headings, table
-  rows and fragments cut by the chunk's start are left out): `evidence_units(chunk text)`. Index time embeds each
-  unit with the chunks' model; the vectors travel in the chunk's meta (`UNIT_VECTORS`, int8, base64), in the
-  order of `evidence_units`, so no second store and no query-time embedding is needed.
+  rows and fragments cut by the chunk's start are left out): `evidence_units(chunk text)`.
 - **Features** describe a unit or chunk against the question: how much of the question's wording it holds
-  (names and figures double), its embedding similarity, whether it holds the kind of answer asked for
-  (kit/asked_answers.py), where it stands in its release. Relative forms (minus the best candidate's value) let
-  one linear model compare candidates of one question.
+  (names and figures double), whether it holds the kind of answer asked for (kit/asked_answers.py), where it stands
+  in its release, and for chunks their retrieval scores. Relative forms (minus the best candidate's value) let one
+  linear model compare candidates of one question. (Each sentence's embedding similarity to the question was
+  measured as a feature too, from vectors computed at indexing: no gain on the 115 development questions, at 60 %
+  more indexing time; README, "Results".)
 - **Models** are standardised logistic regressions (`LinearModel`), stored as JSON numbers in one
   `EvidenceModel` file with the composition settings and the refusal threshold; `pressqa-train` fits them.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -32,8 +31,6 @@ from haystack import Document
 from kit.asked_answers import asked_kinds, gives
 from kit.loader import REPO_ROOT
 from kit.text_terms import content_terms, sentences
-
-UNIT_VECTORS = "unit_vectors"  # the meta field holding a chunk's unit embeddings
 
 # --------------------------------------------------------------------------------------------------- answer units
 _TABLE_CELL = " | "  # TableFlattener joins a table row's cells with " | "
@@ -69,30 +66,6 @@ def is_table_row(text: str) -> bool:
 def evidence_units(text: str) -> tuple[str, ...]:
     """The answer units that can carry an answer: no heading (a short line ending with ':'), no table row."""
     return tuple(u for u in answer_units(text) if not (u.endswith(":") and len(u.split()) < 8) and not is_table_row(u))
-
-
-# ----------------------------------------------------------------------------------------------- unit vectors
-def encode_vectors(vectors: np.ndarray) -> str:
-    """Unit vectors (rows) as text for a meta field: per row a float16 scale, then the row in int8 (cosines
-    change by < 0.01); base64, so stores keep it as an opaque string and copies of it cost nothing."""
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
-    scales = np.abs(vectors).max(axis=1, keepdims=True)
-    scales[scales == 0] = 1.0
-    quantized = np.round(vectors / scales * 127).astype(np.int8)
-    return base64.b64encode(scales.astype(np.float16).tobytes() + quantized.tobytes()).decode("ascii")
-
-
-def decode_vectors(text: str | None, dimensions: int) -> np.ndarray | None:
-    """The rows `encode_vectors` wrote (float32), or None when the field is absent or not of this dimension."""
-    if not text:
-        return None
-    raw = base64.b64decode(text)
-    rows, rest = divmod(len(raw), 2 + dimensions)
-    if rest:
-        return None
-    scales = np.frombuffer(raw[: 2 * rows], dtype=np.float16).astype(np.float32)
-    quantized = np.frombuffer(raw[2 * rows:], dtype=np.int8).reshape(rows, dimensions).astype(np.float32)
-    return quantized * (scales[:, None] / 127)
 
 
 # ------------------------------------------------------------------------------------------------ the question
@@ -192,8 +165,8 @@ def _unit_facts(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, 
 
 # ------------------------------------------------------------------------------------------------ unit features
 UNIT_FEATURES = (
-    "kind_any", "kind_all", "kind_first", "coverage", "coverage_rel", "similarity", "similarity_rel",
-    "first_unit", "position", "length", "new_names", "new_figures", "chunk_coverage", "lead_chunk",
+    "kind_any", "kind_all", "kind_first", "coverage", "coverage_rel", "first_unit", "position", "length", "new_names",
+    "new_figures", "chunk_coverage", "lead_chunk",
 )
 
 
@@ -203,23 +176,14 @@ class Units:
 
     rows: list[tuple[int, int, str]]
     features: np.ndarray
-    similarity: np.ndarray      # cosine to the question (0 where a chunk carries no vectors)
 
 
-def units_of(question: Question, documents: list[Document], query_embedding: list[float] | np.ndarray | None) -> Units:
+def units_of(question: Question, documents: list[Document]) -> Units:
     """Every evidence unit of `documents` with its features (order: chunk, then position)."""
-    rows: list[tuple[int, int, str]] = []
-    similarity: list[float] = []
-    query = np.asarray(query_embedding, dtype=np.float32) if query_embedding is not None else None
-    for index, doc in enumerate(documents):
-        units = evidence_units(doc.content or "")
-        vectors = decode_vectors(doc.meta.get(UNIT_VECTORS), len(query)) if query is not None else None
-        sims = vectors @ query if vectors is not None and len(vectors) == len(units) else np.zeros(len(units))
-        rows.extend((index, position, unit) for position, unit in enumerate(units))
-        similarity.extend(float(s) for s in sims)
+    rows = [(index, position, unit) for index, doc in enumerate(documents)
+            for position, unit in enumerate(evidence_units(doc.content or ""))]
     if not rows:
-        return Units(rows, np.zeros((0, len(UNIT_FEATURES))), np.zeros(0))
-    sim = np.array(similarity)
+        return Units(rows, np.zeros((0, len(UNIT_FEATURES))))
     facts = [_unit_facts(text) for _, _, text in rows]
     coverage = np.array([question.coverage(terms) for terms, _, _, _ in facts])
     chunk_terms: dict[int, set[str]] = {}
@@ -227,7 +191,7 @@ def units_of(question: Question, documents: list[Document], query_embedding: lis
         chunk_terms.setdefault(index, set()).update(terms)
     chunk_coverage = {index: question.coverage(frozenset(terms)) for index, terms in chunk_terms.items()}
     lead = [float(_split_id(doc) == 0) for doc in documents]
-    best_coverage, best_similarity = coverage.max(), sim.max()
+    best_coverage = coverage.max()
     asked = len(question.kinds)
     table = []
     for i, ((index, position, text), (_, names, figures, length)) in enumerate(zip(rows, facts)):
@@ -238,8 +202,6 @@ def units_of(question: Question, documents: list[Document], query_embedding: lis
             float(asked > 0 and question.kinds[0] in kinds),
             coverage[i],
             coverage[i] - best_coverage,
-            sim[i],
-            sim[i] - best_similarity,
             float(position == 0),
             1 / (1 + position),
             length,
@@ -249,7 +211,7 @@ def units_of(question: Question, documents: list[Document], query_embedding: lis
             lead[index],
         ))
     features = np.array(table)
-    return Units(rows, features, sim)
+    return Units(rows, features)
 
 
 def _split_id(doc: Document) -> int:
@@ -259,7 +221,7 @@ def _split_id(doc: Document) -> int:
 # ----------------------------------------------------------------------------------------------- chunk features
 CHUNK_FEATURES = (
     "fused", "bm25", "dense", "focus", "lead_chunk", "split_position", "title_coverage", "chunk_coverage",
-    "release_best", "unit_best", "unit_second", "unit_best_rel", "similarity_best",
+    "release_best", "unit_best", "unit_second", "unit_best_rel",
 )
 
 
@@ -267,7 +229,7 @@ def chunk_features(question: Question, documents: list[Document], focus: np.ndar
                    dense: dict[str, float], units: Units, unit_scores: np.ndarray) -> np.ndarray:
     """Per chunk: its fused score (rescaled to the best), BM25 (rescaled) and embedding scores where it was
     retrieved that way, passage focus, place in its release, title and chunk coverage of the question, the best
-    fused score of its release, and its best units' scores and similarity."""
+    fused score of its release, and its best units' scores."""
     fused = np.array([d.score or 0.0 for d in documents])
     fused = fused / fused.max() if len(fused) and fused.max() > 0 else fused
     bm25_best = max(bm25.values(), default=0.0) or 1.0
@@ -276,10 +238,8 @@ def chunk_features(question: Question, documents: list[Document], focus: np.ndar
         release = str(doc.meta.get("file_path"))
         release_best[release] = max(release_best.get(release, 0.0), float(value))
     per_chunk: dict[int, list[float]] = {}
-    similarity_best: dict[int, float] = {}
-    for (index, _, _), score, sim in zip(units.rows, unit_scores, units.similarity):
+    for (index, _, _), score in zip(units.rows, unit_scores):
         per_chunk.setdefault(index, []).append(float(score))
-        similarity_best[index] = max(similarity_best.get(index, -1.0), float(sim))
     overall_best = max((max(v) for v in per_chunk.values()), default=0.0)
     features = np.empty((len(documents), len(CHUNK_FEATURES)))
     for i, doc in enumerate(documents):
@@ -298,37 +258,36 @@ def chunk_features(question: Question, documents: list[Document], focus: np.ndar
             best,
             scores[1] if len(scores) > 1 else best,
             best - overall_best,
-            similarity_best.get(i, 0.0),
         )
     return features
 
 
 # ---------------------------------------------------------------------------------------- answerability features
 ANSWERABILITY_FEATURES = (
-    "typed_unit", "typed_anchor_chunk", "typed_anchor_unit", "typed_coverage", "typed_similarity", "kind_found",
-    "anchored_typed_unit", "anchored_typed_similarity", "anchored_typed_coverage",
+    "typed_unit", "typed_anchor_chunk", "typed_anchor_unit", "typed_coverage", "kind_found", "anchored_typed_unit",
+    "anchored_typed_coverage",
 )
 
 
 def answerability_features(question: Question, documents: list[Document], units: Units,
                            unit_scores: np.ndarray) -> np.ndarray:
     """Whether a unit holds the asked kind of answer *about the asked thing*: the best such unit's score, how many of
-    the question's distinctive names it and its chunk mention, its coverage and similarity; the same for the best
-    such unit whose chunk mentions all those names."""
+    the question's distinctive names it and its chunk mention, its coverage; the same for the best such unit whose
+    chunk mentions all those names."""
     first_kind = question.kinds[0] if question.kinds else None
     typed = [i for i, (_, _, text) in enumerate(units.rows) if first_kind is None or gives(text, first_kind, question.text)]
     anchoring = {index: question.anchoring(f"{doc.content or ''} {doc.meta.get('title') or ''}")
                  for index, doc in enumerate(documents)}
     anchored = [i for i in typed if anchoring[units.rows[i][0]] == 1.0]
     coverage = UNIT_FEATURES.index("coverage")
-    features = [-10.0, 0.0, 0.0, 0.0, 0.0, 0.0, -10.0, 0.0, 0.0]
+    features = [-10.0, 0.0, 0.0, 0.0, 0.0, -10.0, 0.0]
     if typed:
         best = max(typed, key=lambda i: unit_scores[i])
-        features[:6] = [float(unit_scores[best]), anchoring[units.rows[best][0]], question.anchoring(units.rows[best][2]),
-                        units.features[best, coverage], float(units.similarity[best]), 1.0]
+        features[:5] = [float(unit_scores[best]), anchoring[units.rows[best][0]], question.anchoring(units.rows[best][2]),
+                        units.features[best, coverage], 1.0]
     if anchored:
         best = max(anchored, key=lambda i: unit_scores[i])
-        features[6:] = [float(unit_scores[best]), float(units.similarity[best]), units.features[best, coverage]]
+        features[5:] = [float(unit_scores[best]), units.features[best, coverage]]
     return np.array(features)
 
 

@@ -97,7 +97,6 @@ class Answerer:
         deadline = started + answer_deadline()
         found = await run_in_threadpool(self._search, query, top_k, filters)
         documents, timings, interpreted = found["documents"], found["timings_ms"], found.get("interpreted_filters") or {}
-        embedding = found.get("query_embedding")
         yield "sources", _sources_event(documents, self.mode, interpreted)
 
         warning, usage = None, None
@@ -106,12 +105,12 @@ class Answerer:
             answer, mode = NOT_FOUND, self.mode
             yield "delta", {"text": answer}
         elif self.generate is not None:
-            async for event in self._astream_llm(query, documents, embedding, timings, deadline, outcome):
+            async for event in self._astream_llm(query, documents, timings, deadline, outcome):
                 yield event
             answer, usage, warning = outcome["answer"], outcome["usage"], outcome["warning"]
             mode = "llm" if warning is None else "extractive"
         else:
-            outcome.update(await run_in_threadpool(self._extract, query, documents, embedding, timings))
+            outcome.update(await run_in_threadpool(self._extract, query, documents, timings))
             answer, mode = outcome["answer"], "extractive"
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
@@ -120,16 +119,14 @@ class Answerer:
     def _search(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
         return run_timed(self.search, "search_total", query=query, top_k=top_k, filters=filters)
 
-    def _extract(self, query: str, documents: list[Document], embedding: list[float] | None,
-                 timings: dict[str, float]) -> dict[str, Any]:
+    def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> dict[str, Any]:
         """extract.yml's `answer`, `answerable` and `answerability`."""
         with collect_timings() as extract_timings:
-            result = self.extract.run(query=query, documents=documents, query_embedding=embedding)
+            result = self.extract.run(query=query, documents=documents)
         timings.update(extract_timings)
         return {key: result[key] for key in ("answer", "answerable", "answerability")}
 
-    async def _generate(self, query: str, documents: list[Document], embedding: list[float] | None,
-                        deliver: Callable[[tuple], None]) -> None:
+    async def _generate(self, query: str, documents: list[Document], deliver: Callable[[tuple], None]) -> None:
         """Run generate.yml on the LLM loop, handing ("delta", text), then ("result", …) or ("error", …) to
         `deliver`. Cancelling the task ends the HTTP request to the LLM."""
 
@@ -139,8 +136,7 @@ class Answerer:
 
         try:
             with collect_timings() as generate_timings:
-                result = await self.generate.run_async(query=query, documents=documents, query_embedding=embedding,
-                                                       streaming_callback=on_chunk)
+                result = await self.generate.run_async(query=query, documents=documents, streaming_callback=on_chunk)
             deliver(("result", (result["replies"], generate_timings, result)))
         except asyncio.CancelledError:
             raise
@@ -148,16 +144,14 @@ class Answerer:
             deliver(("error", error))
 
     async def _astream_llm(
-        self, query: str, documents: list[Document], embedding: list[float] | None, timings: dict[str, float],
-        deadline: float, outcome: dict
+        self, query: str, documents: list[Document], timings: dict[str, float], deadline: float, outcome: dict
     ) -> AsyncIterator[Event]:
         """Stream the LLM's answer; on a fault or past the deadline, the extractive answer and a warning. The
         answer, usage, warning and answerability go into `outcome`."""
         events: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        future = self._llm_loop.submit(
-            self._generate(query, documents, embedding, lambda item: loop.call_soon_threadsafe(events.put_nowait, item)))
+        future = self._llm_loop.submit(self._generate(query, documents, lambda item: loop.call_soon_threadsafe(events.put_nowait, item)))
         state = _LlmState(started)
         try:
             while not state.finished:
@@ -174,7 +168,7 @@ class Answerer:
             outcome.update(answer=state.answer, usage=state.usage, warning=None, unsupported_citations=state.unsupported,
                            **state.answerability)
             return
-        outcome.update(await run_in_threadpool(self._extract, query, documents, embedding, timings))
+        outcome.update(await run_in_threadpool(self._extract, query, documents, timings))
         yield "delta", {"text": ("\n\n" if state.streamed else "") + outcome["answer"]}
         outcome.update(usage=None, warning=state.warning())
 

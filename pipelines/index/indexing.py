@@ -15,7 +15,6 @@ import torch
 from haystack.dataclasses import ByteStream
 from haystack.document_stores.types import DocumentStore
 
-from kit.evidence import UNIT_VECTORS, evidence_units
 from kit.loader import REPO_ROOT, load_pipeline
 from stores.inmemory.index_file import IndexNotSavedError
 
@@ -26,7 +25,6 @@ logger = logging.getLogger(__name__)
 # Chunk meta naming the SHA-256 of the release text it came from: start-up indexing compares it with
 # the files on disk to find releases missing or changed (e.g. after a kill mid-indexing).
 CONTENT_HASH_FIELD = "content_sha256"
-WITHOUT_UNIT_VECTORS = "no-unit-vectors"  # stands for chunks of an older index, whose sentences have no vectors
 
 
 # A store without a version (a search cluster) is read whole to know what it holds: /health does that at most
@@ -173,9 +171,6 @@ class Indexer:
                 name = doc.meta.get("file_path")
                 if name is not None:
                     indexed.setdefault(name, set()).add(doc.meta.get(CONTENT_HASH_FIELD))
-                    if UNIT_VECTORS not in doc.meta and evidence_units(doc.content or ""):
-                        # indexed before sentences were embedded (index.yml's unit_embedder): index it again
-                        indexed[name].add(WITHOUT_UNIT_VECTORS)
             self._indexed = {"version": version, "indexed": indexed, "at": time.monotonic()}
         return self._indexed["indexed"]
 

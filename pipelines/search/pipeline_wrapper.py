@@ -37,5 +37,4 @@ class PipelineWrapper(Room):
         the period the question names) and the stage timings."""
         result = run_timed(self.pipeline, "search_total", query=request.query, top_k=request.top_k,
                            filters=check_filters(request.filters))
-        result.pop("query_embedding", None)  # for the ask room's answer step, not for clients
         return {**result, "documents": [document_to_json(d) for d in result["documents"]]}

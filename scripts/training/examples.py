@@ -16,7 +16,7 @@ from scripts.evaluation.metrics import Gold, chunk_from_haystack, holds_passage,
 
 # The components of search.yml the candidates are taken from (the evidence ranker and the cut come after them).
 CANDIDATES_FROM = "period"
-SCORED_BY = {"bm25": "bm25_retriever", "dense": "embedding_retriever", "embedding": "query_embedder"}
+SCORED_BY = {"bm25": "bm25_retriever", "dense": "embedding_retriever"}
 
 
 @dataclass
@@ -28,7 +28,6 @@ class Example:
     documents: list[Document]          # the candidates in the period step's order, with fused scores
     bm25: dict[str, float]
     dense: dict[str, float]
-    embedding: list[float]
     focus: np.ndarray
     units: Units
     unit_labels: np.ndarray            # the unit holds a key fact
@@ -76,9 +75,8 @@ def build_example(pipeline: Pipeline, item: dict[str, Any], focus_ranker: Passag
     inputs = {"query_embedder": {"text": query}, "bm25_retriever": {"query": query}, CANDIDATES_FROM: {"query": query}}
     result = pipeline.run(data=inputs, include_outputs_from=set(SCORED_BY.values()) | {CANDIDATES_FROM})
     documents = result[CANDIDATES_FROM]["documents"]
-    embedding = result[SCORED_BY["embedding"]]["embedding"]
     question = Question.of(query)
-    units = units_of(question, documents, embedding)
+    units = units_of(question, documents)
     gold = Gold.from_item(item)
     facts = [normalise(fact) for fact in item.get("key_facts", [])]
     chunks = [chunk_from_haystack(d) for d in documents]
@@ -86,7 +84,7 @@ def build_example(pipeline: Pipeline, item: dict[str, Any], focus_ranker: Passag
         item=item, question=question, documents=documents,
         bm25={d.id: d.score or 0.0 for d in result[SCORED_BY["bm25"]]["documents"]},
         dense={d.id: d.score or 0.0 for d in result[SCORED_BY["dense"]]["documents"]},
-        embedding=embedding, focus=focus_ranker.focus_scores(query, documents), units=units,
+        focus=focus_ranker.focus_scores(query, documents), units=units,
         unit_labels=np.array([any(f in normalise(text) for f in facts) for _, _, text in units.rows], dtype=float),
         passage=np.array([gold.answerable and holds_passage(c, gold) for c in chunks], dtype=float),
         relevant=np.array([gold.answerable and is_relevant(c, gold) for c in chunks], dtype=float),

@@ -125,7 +125,7 @@ def _answer_step(example: Example, top: list[int], unit_scores: np.ndarray, unit
                  settings: Settings) -> tuple[str, np.ndarray, list[str]]:
     """The extractive answer and the answerability features, from the top chunks' units as the components see them."""
     documents = [example.documents[i] for i in top[: settings.answer_chunks]]
-    units = units_of(example.question, documents, example.embedding)
+    units = units_of(example.question, documents)
     if unit is not None:
         scores = unit.decision(units.features) if units.rows else np.zeros(0)
     else:  # out-of-fold scores of the same units (same chunk, same position)

@@ -28,7 +28,6 @@ from haystack.utils import Secret
 
 import components
 import stores
-from components.answer_unit_embedder import AnswerUnitEmbedder
 from components.answerability_check import AnswerabilityCheck
 from components.citation_checker import CitationChecker
 from components.evidence_ranker import EvidenceRanker
@@ -136,12 +135,6 @@ CASES: dict[type, tuple[Callable[[str], Any], dict[str, Any]]] = {
     AnswerabilityCheck: (
         lambda _: AnswerabilityCheck(model_path="/tmp/other.json", max_chunks=2, name_chunks=4),
         {"model_path": "/tmp/other.json", "max_chunks": 2, "name_chunks": 4},
-    ),
-    AnswerUnitEmbedder: (
-        lambda _: AnswerUnitEmbedder(model=MODEL, backend="onnx", model_kwargs={"file_name": "onnx/model_qint8.onnx"},
-                                     normalize_embeddings=True,
-                                     token=Secret.from_env_var("PRESSQA_TEST_HF_TOKEN", strict=False)),
-        {"backend": "onnx", "normalize_embeddings": True, "token": _env("PRESSQA_TEST_HF_TOKEN", strict=False)},
     ),
     CitationChecker: (
         lambda _: CitationChecker(model=None, min_lexical=0.5, min_similarity=0.7, max_seq_length=128),

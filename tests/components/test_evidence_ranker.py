@@ -2,7 +2,6 @@
 answer about the asked thing comes first; every candidate is returned, scored; a missing model is a clear error."""
 
 import pytest
-from evidence_support import embed_question, with_unit_vectors
 from haystack import Document
 from sample_chunks import NETFLIX, QUANTUM, TABLET
 
@@ -10,8 +9,7 @@ from components.evidence_ranker import EvidenceRanker
 
 
 def rank(question: str, *documents: Document, **inputs) -> list[Document]:
-    return EvidenceRanker().run(documents=with_unit_vectors(*documents), query=question,
-                                query_embedding=embed_question(question), **inputs)["documents"]
+    return EvidenceRanker().run(documents=list(documents), query=question, **inputs)["documents"]
 
 
 def test_the_chunk_with_the_answer_comes_first_whatever_the_fused_order():
@@ -27,9 +25,9 @@ def test_the_chunk_with_the_answer_comes_first_whatever_the_fused_order():
 
 def test_retrieval_scores_count_a_chunk_only_one_retriever_found_is_weighed_by_it():
     question = "Where did Deutsche Telekom open its Quantum Lab?"
-    documents = with_unit_vectors(QUANTUM, TABLET)
-    alone = EvidenceRanker().run(documents=documents, query=question, query_embedding=embed_question(question))
-    with_bm25 = EvidenceRanker().run(documents=documents, query=question, query_embedding=embed_question(question),
+    documents = [QUANTUM, TABLET]
+    alone = EvidenceRanker().run(documents=documents, query=question)
+    with_bm25 = EvidenceRanker().run(documents=documents, query=question,
                                      bm25_documents=[Document(id=documents[0].id, score=10.0)])
     assert alone["documents"][0].meta["file_path"] == "q.txt"
     assert with_bm25["documents"][0].score > alone["documents"][0].score  # the BM25 hit adds evidence

@@ -1,18 +1,15 @@
-"""ExtractiveAnswerer on small texts, with the committed evidence model and real unit vectors: the sentence that
+"""ExtractiveAnswerer on small texts, with the committed evidence model: the sentence that
 holds the asked kind of answer, both parts of a two-part question, no table rows, and a refusal that names the
 related releases when the answerability check says no."""
 
 from haystack import Document
-from evidence_support import embed_question, with_unit_vectors
 from sample_chunks import NETFLIX, QUANTUM, TABLE, TABLET
 
 from components.extractive_answerer import NOT_FOUND, NOT_FOUND_PREFIX, ExtractiveAnswerer
 
 
 def answer(question: str, *documents: Document, **inputs) -> dict:
-    answerer = ExtractiveAnswerer()
-    return answerer.run(query=question, documents=with_unit_vectors(*documents),
-                        query_embedding=embed_question(question), **inputs)
+    return ExtractiveAnswerer().run(query=question, documents=list(documents), **inputs)
 
 
 def test_the_price_sentence_for_how_much_and_the_date_sentence_for_when():

@@ -1,5 +1,5 @@
-"""kit/evidence.py on small texts: answer units, the unit-vector codec, what is read off a question, the features,
-the linear models and the composition of an answer."""
+"""kit/evidence.py on small texts: answer units, what is read off a question, the features, the linear models and
+the composition of an answer."""
 
 import json
 
@@ -11,15 +11,12 @@ from kit.evidence import (
     ANSWERABILITY_FEATURES,
     CHUNK_FEATURES,
     UNIT_FEATURES,
-    UNIT_VECTORS,
     EvidenceModel,
     LinearModel,
     Question,
     answerability_features,
     chunk_features,
     compose,
-    decode_vectors,
-    encode_vectors,
     evidence_units,
     units_of,
 )
@@ -34,18 +31,6 @@ def test_evidence_units_leave_out_headings_table_rows_and_cut_fragments():
     assert not any(" | " in u or u.startswith("cut off") or u == "Quantum Lab" for u in units)
 
 
-def test_unit_vectors_survive_the_codec_within_a_hundredth():
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(5, 384)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    text = encode_vectors(vectors)
-    assert isinstance(text, str) and len(text) < 5 * 400 * 4 / 3 + 8
-    back = decode_vectors(text, 384)
-    assert back.shape == (5, 384)
-    assert np.all(np.abs(np.sum(back * vectors, axis=1) - 1) < 0.01)
-    assert decode_vectors(text, 383) is None and decode_vectors(None, 384) is None
-
-
 def test_question_names_skip_generic_names_years_units_and_descriptors():
     question = Question.of("Which BMBF-funded 6G project and ChatGPT-style tool did Telekom-led T-Systems show in 2023 at 12 Gbit/s?")
     assert list(question.subjects.values()) == ["BMBF", "6G"]
@@ -53,26 +38,22 @@ def test_question_names_skip_generic_names_years_units_and_descriptors():
         [Document(content="Deutsche Telekom and Netflix announce a partnership.")]) == ["SpaceX", "Starlink"]
 
 
-def test_unit_features_read_the_kind_coverage_and_similarity():
+def test_unit_features_read_the_kind_and_the_coverage():
     question = Question.of("How much does the T Tablet cost without a mobile plan?")
     units = ["The T Tablet is robust.", "Without a mobile plan, the T Tablet costs 219 euros."]
-    vectors = np.eye(2, 384, dtype=np.float32)
-    doc = Document(content=" ".join(units), meta={UNIT_VECTORS: encode_vectors(vectors), "split_id": 0})
-    found = units_of(question, [doc], np.eye(1, 384, 1, dtype=np.float32)[0])
+    found = units_of(question, [Document(content=" ".join(units), meta={"split_id": 0})])
     column = {name: i for i, name in enumerate(UNIT_FEATURES)}
     assert [row[2] for row in found.rows] == units
     assert list(found.features[:, column["kind_any"]]) == [0.0, 1.0]
     assert found.features[1, column["coverage"]] > found.features[0, column["coverage"]]
-    assert np.allclose(found.similarity, [0.0, 1.0], atol=0.01)
-    # without vectors (an index from before unit vectors) the similarity is 0, not an error
-    assert np.all(units_of(question, [Document(content=doc.content)], np.ones(384)).similarity == 0)
+    assert found.features[1, column["coverage_rel"]] == 0.0 and found.features[0, column["lead_chunk"]] == 1.0
 
 
 def test_chunk_and_answerability_features_have_one_column_per_name():
     question = Question.of("How much does the T Tablet cost?")
     docs = [Document(id="a", content="The T Tablet costs 219 euros.", score=0.8),
             Document(id="b", content="The weather was fine.", score=0.4)]
-    units = units_of(question, docs, None)
+    units = units_of(question, docs)
     scores = np.arange(len(units.rows), dtype=float)
     x = chunk_features(question, docs, np.array([0.9, 0.1]), {"a": 12.0}, {"b": 0.5}, units, scores)
     assert x.shape == (2, len(CHUNK_FEATURES))
@@ -102,7 +83,7 @@ def test_linear_model_standardises_and_the_model_file_must_match_the_features(tm
 def test_compose_takes_the_best_unit_and_completes_a_two_part_question():
     question = Question.of("What does the T Tablet cost, and from when is it available?")
     docs = [Document(content="The T Tablet costs 219 euros. It is a very robust device. It will be available from August 24.")]
-    units = units_of(question, docs, None)
+    units = units_of(question, docs)
     texts = [row[2] for row in units.rows]
     probability = np.array([0.9, 0.5, 0.3])  # the date sentence is far less probable, but gives the second part
     chosen = compose(question, units, probability, {0}, max_units=3, relative=0.6, completing=0.3)
