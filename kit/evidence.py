@@ -210,8 +210,7 @@ def units_of(question: Question, documents: list[Document]) -> Units:
             chunk_coverage[index],
             lead[index],
         ))
-    features = np.array(table)
-    return Units(rows, features)
+    return Units(rows, np.array(table))
 
 
 def _split_id(doc: Document) -> int:
@@ -343,7 +342,7 @@ class EvidenceModel:
 
 # ------------------------------------------------------------------------------------------------ composition
 def compose(question: Question, units: Units, probabilities: np.ndarray, allowed: set[int], max_units: int = 3,
-            relative: float = 0.6, completing: float = 0.3) -> list[int]:
+            relative: float = 0.4, completing: float = 0.1) -> list[int]:
     """The units of an extractive answer (row indices, in reading order): the most probable unit of the `allowed`
     chunks, then others while they are at least `relative` times as probable, or `completing` times when they give
     a kind of answer the question asks for and the chosen ones do not yet give (a two-part question)."""
