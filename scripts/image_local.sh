@@ -15,7 +15,8 @@
 # Settings (environment): PRESSQA_IMAGE_CACHE (default ~/.cache/pressqa-image: the base's file system and the
 # wheelhouse), PRESSQA_BASE_IMAGE (default localhost/pressqa-base:bookworm), DEBIAN_MIRROR (default: the
 # host's apt source, else http://deb.debian.org/debian), TORCH_INDEX_URL (default: PyTorch's CPU index if it
-# answers, else PyPI), CA_BUNDLE (default /etc/ssl/certs/ca-certificates.crt when it exists; empty: none).
+# answers, else PyPI), CA_BUNDLE (default /etc/ssl/certs/ca-certificates.crt when it exists; empty: none),
+# PODMAN_BUILD_OPTIONS (more `podman build` options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,8 +110,9 @@ build() {
   started=$(date +%s)
   say "building $tag from docker/Dockerfile (torch from $index)"
   # --format docker keeps the HEALTHCHECK (OCI images have no field for it)
+  # shellcheck disable=SC2086  # PODMAN_BUILD_OPTIONS: more options, split on spaces (the test: --layers=false)
   podman build --format docker --ignorefile docker/Dockerfile.dockerignore -f docker/Dockerfile "${args[@]}" \
-    -t "$tag" . >&2
+    ${PODMAN_BUILD_OPTIONS:-} -t "$tag" . >&2
   say "built $tag in $(elapsed "$started"): $(podman image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1/1e9}')"
 }
 
