@@ -4,8 +4,9 @@
 # what differs here goes in as build arguments:
 #   - the base image: Debian bookworm from Debian's own mirror (mmdebstrap) with a Python 3.11 venv on PATH, in
 #     place of python:3.11-slim-bookworm (no registry to pull it from);
-#   - torch from PyPI when PyTorch's CPU index cannot be reached (PyPI's Linux wheel brings ~4 GB of CUDA
-#     libraries), through a wheelhouse on the host, so a rebuild does not download them again;
+#   - torch from PyPI when PyTorch's CPU index cannot be reached (PyPI's Linux wheel brings ~4.9 GB of CUDA
+#     libraries), through a wheelhouse on the host served to the build as a local index (file:///wheels/simple),
+#     so a rebuild downloads none of it again;
 #   - the host's CA bundle as a build secret, for HTTPS through a TLS-inspecting proxy.
 #
 #   bash scripts/image_local.sh base             import the base image (its root file system is cached)
@@ -78,21 +79,36 @@ torch_index() {
   if curl -sf -m 10 -o /dev/null "$cpu_index/torch/"; then
     echo "$cpu_index"
   else
-    say "PyTorch's CPU index ($cpu_index) does not answer: torch comes from PyPI, with ~4 GB of CUDA libraries the CPU never uses"
+    say "PyTorch's CPU index ($cpu_index) does not answer: torch comes from PyPI, with ~4.9 GB of CUDA libraries the CPU never uses"
     echo https://pypi.org/simple
   fi
 }
 
-# torch and its dependencies as wheels on the host, downloaded once: pip's own HTTP cache cannot stand in for
-# this (it keeps nothing behind a proxy that drops Cache-Control, as here) and does not reach into a build anyway.
+# torch and its dependencies as wheels on the host, downloaded once, with a PEP 503 index over them (simple/) that
+# the build uses as its torch index. pip's HTTP cache cannot stand in for this (it keeps nothing behind a proxy that
+# drops Cache-Control, as here), nor can --find-links (pip 23 still took torch from the index: seen here).
 wheelhouse() {
   local index=$1 folder=$cache/wheels/$2 started
+  if [ -f "$folder/.complete-$torch_pin" ]; then
+    say "torch wheels from $folder"
+    echo "$folder"
+    return
+  fi
   mkdir -p "$folder"
   started=$(date +%s)
   say "torch wheels into $folder (pip's progress below; ~3 GB from PyPI the first time, nothing the next)"
   local pip=(python3 -m pip)
   [ -x .venv/bin/python ] && pip=(.venv/bin/python -m pip)
   "${pip[@]}" download --disable-pip-version-check --progress-bar on --index-url "$index" -d "$folder" "$torch_pin" >&2
+  local wheel name
+  rm -rf "$folder/simple"
+  for wheel in "$folder"/*.whl; do
+    wheel=$(basename "$wheel")
+    name=$(echo "${wheel%%-*}" | tr 'A-Z_.' 'a-z--')      # the project's normalized name (PEP 503)
+    mkdir -p "$folder/simple/$name"
+    echo "<a href=\"../../$wheel\">$wheel</a><br>" >> "$folder/simple/$name/index.html"
+  done
+  touch "$folder/.complete-$torch_pin"
   say "wheels ready in $(elapsed "$started") ($(du -sh "$folder" | cut -f1))"
   echo "$folder"
 }
@@ -101,14 +117,13 @@ build() {
   local tag=${1:-localhost/pressqa:latest} index folder started args=()
   base
   index=$(torch_index)
-  args+=(--build-arg "BASE_IMAGE=$base_image" --build-arg "TORCH_INDEX_URL=$index")
   folder=$(wheelhouse "$index" "$(echo "$index" | tr -c 'a-zA-Z0-9\n' '_')")
-  args+=(-v "$folder:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels)
+  args+=(--build-arg "BASE_IMAGE=$base_image" --build-arg TORCH_INDEX_URL=file:///wheels/simple -v "$folder:/wheels:ro")
   if [ -n "$ca_bundle" ] && [ -s "$ca_bundle" ]; then
     args+=(--secret "id=ca_bundle,src=$ca_bundle")
   fi
   started=$(date +%s)
-  say "building $tag from docker/Dockerfile (torch from $index)"
+  say "building $tag from docker/Dockerfile (torch from $index, through $folder)"
   # --format docker keeps the HEALTHCHECK (OCI images have no field for it)
   # shellcheck disable=SC2086  # PODMAN_BUILD_OPTIONS: more options, split on spaces (the test: --layers=false)
   podman build --format docker --ignorefile docker/Dockerfile.dockerignore -f docker/Dockerfile "${args[@]}" \

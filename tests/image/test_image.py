@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import threading
@@ -32,15 +33,20 @@ pytestmark = pytest.mark.image
 
 RUN_ID = uuid.uuid4().hex[:8]
 PREFIX = f"pressqa-test-{RUN_ID}"
-IMAGE = f"localhost/{PREFIX}:latest"
+# PRESSQA_TEST_IMAGE: test an image built before (scripts/image_local.sh build TAG) instead of building one; it is
+# left in place afterwards.
+GIVEN_IMAGE = os.environ.get("PRESSQA_TEST_IMAGE")
+IMAGE = GIVEN_IMAGE or f"localhost/{PREFIX}:latest"
 BASE_IMAGE = f"localhost/{PREFIX}-base:bookworm"
 NGINX_IMAGE = f"localhost/{PREFIX}-nginx:latest"
 COMPOSE = yaml.safe_load((REPO / "docker" / "docker-compose.yml").read_text())
 NGINX_CONF = REPO / "docker" / "nginx.conf"
 FIGURES = REPO / "build" / "image-figures.json"
 NODES = [f"http://127.0.0.1:{9200 + n}" for n in range(3)]
-# podman cannot set the default rlimits here ("error setting rlimit type 7"): explicit ones (../shared/NOTES.md)
-LIMITS = ["--ulimit", "nofile=65536:65536", "--ulimit", "nproc=16384:16384"]
+# podman cannot set its default rlimits here ("error setting rlimit type 7"): explicit ones, within this process's
+# hard limits (../shared/NOTES.md)
+LIMITS = [arg for name, limit in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC))
+          for arg in ("--ulimit", "{0}={1}:{1}".format(name, min(65536, resource.getrlimit(limit)[1])))]
 QUESTION = "Which ports get 5G campus networks for EUROGATE?"
 
 
@@ -96,6 +102,11 @@ def image():
         pytest.skip(reason)
     env = {**os.environ, "PRESSQA_BASE_IMAGE": BASE_IMAGE, "PODMAN_BUILD_OPTIONS": "--layers=false --force-rm"}
     try:
+        if GIVEN_IMAGE:
+            podman("image", "exists", GIVEN_IMAGE)
+            subprocess.run(["bash", "scripts/image_local.sh", "base"], cwd=REPO, env=env, check=True, timeout=900)
+            yield GIVEN_IMAGE
+            return
         started = time.monotonic()
         build = subprocess.run(["bash", "scripts/image_local.sh", "build", IMAGE], cwd=REPO, env=env,
                                capture_output=True, text=True, timeout=3600)
