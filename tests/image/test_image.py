@@ -43,10 +43,10 @@ COMPOSE = yaml.safe_load((REPO / "docker" / "docker-compose.yml").read_text())
 NGINX_CONF = REPO / "docker" / "nginx.conf"
 FIGURES = REPO / "build" / "image-figures.json"
 NODES = [f"http://127.0.0.1:{9200 + n}" for n in range(3)]
-# podman cannot set its default rlimits here ("error setting rlimit type 7"): explicit ones, within this process's
-# hard limits (../shared/NOTES.md)
-LIMITS = [arg for name, limit in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC))
-          for arg in ("--ulimit", "{0}={1}:{1}".format(name, min(65536, resource.getrlimit(limit)[1])))]
+# podman cannot set its default rlimits here ("error setting rlimit type 7"): explicit ones (../shared/NOTES.md),
+# open files within this process's hard limit; nproc 65536 was refused too ("rlimit type 6"), 4096 is plenty
+LIMITS = ["--ulimit", "nofile={0}:{0}".format(min(20000, resource.getrlimit(resource.RLIMIT_NOFILE)[1])),
+          "--ulimit", "nproc=4096:4096"]
 QUESTION = "Which ports get 5G campus networks for EUROGATE?"
 
 
@@ -167,7 +167,7 @@ def test_container_indexes_answers_and_keeps_its_index_across_a_restart(image, c
     health = _wait_health(url, 1200, _indexed)
     indexed_seconds = time.monotonic() - started
     files = len(list(corpus_dir.glob("*.txt")))
-    assert health["indexing"]["files_done"] == files and health["index"]["missing"] == 0
+    assert health["index"]["missing"] == 0 and health["index"]["changed"] == 0 and health["documents"] > files
     assert health["store"] == "PersistentInMemoryDocumentStore"
     _healthcheck(name)
 
@@ -194,7 +194,7 @@ def test_container_indexes_answers_and_keeps_its_index_across_a_restart(image, c
     restart_seconds = time.monotonic() - restarting
     # the index came from the volume: same version and chunks, nothing indexed again
     assert again["documents"] == health["documents"] and again["index"]["version"] == health["index"]["version"]
-    assert again["index"]["complete"] and again["indexing"]["files_done"] == 0
+    assert again["index"]["complete"] and again["indexing"]["files_done"] == 0 and not again["indexing"]["running"]
     assert _ask(url)["documents"][0]["meta"]["file_path"] == "103.txt"
     _record("image_single_container", {
         "seconds_start_to_indexed": round(indexed_seconds), "chunks": health["documents"], "releases": files,
@@ -382,12 +382,15 @@ def test_two_replicas_behind_nginx_lose_no_request_when_one_is_killed(image, ope
         podman("build", "--layers=false", "--force-rm", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
                "-t", NGINX_IMAGE, str(Path(__file__).parent / "nginx"), timeout=900)
         podman("network", "create", network)
-        # nginx first: it creates the network's bridge, on whose gateway the relays to OpenSearch listen
+        gateway = json.loads(podman("network", "inspect", network).stdout)[0]["subnets"][0]["gateway"]
+        # nginx first: it creates the network's bridge, on whose gateway the relays to OpenSearch listen.
+        # --dns: podman lists the host's DNS servers after its own in a container's resolv.conf, and nginx asks
+        # each resolver in turn: the host's answered "api" with "Host not found", one 502 per 10 s (Docker's
+        # resolv.conf names 127.0.0.11 alone; docs/deploy.md)
         lb_service = COMPOSE["services"]["lb"]
-        podman("run", "--detach", "--name", lb, *LIMITS, "--network", network,
+        podman("run", "--detach", "--name", lb, *LIMITS, "--network", network, "--dns", gateway,
                "--publish", f"127.0.0.1:{lb_port}:1416", *_env_args(lb_service["environment"]),
                "--volume", f"{NGINX_CONF}:{lb_service['volumes'][0].split(':', 1)[1]}", NGINX_IMAGE)
-        gateway = json.loads(podman("network", "inspect", network).stdout)[0]["subnets"][0]["gateway"]
         ports = [cleanup.enter_context(TcpRelay(gateway, 9200 + n)) for n in range(3)]
         env = _api_environment(",".join(f"http://{gateway}:{port}" for port in ports), "/stores")
         mounts = ["--volume", f"{stores}:/stores:ro"]
@@ -435,6 +438,9 @@ def test_two_replicas_behind_nginx_lose_no_request_when_one_is_killed(image, ope
                    "seconds_indexing_job": round(index_seconds), "clients": load.clients,
                    "note": "one run, shared 2-core machine"}
         _record("image_replicas_behind_nginx", figures)
+        nginx_errors = [line for line in podman("logs", lb).stderr.splitlines() if "[error]" in line]
+        print(f"nginx logged {len(nginx_errors)} errors, each retried on the other replica or failed:\n"
+              + "\n".join(line[:200] for line in nginx_errors[:5]))
         assert all(count > 0 for count in before_kill.values()), f"nginx did not balance: {before_kill}"
         assert figures["after_kill"]["requests"] > 0
         assert figures["before"]["errors"] == 0 and figures["after_kill"]["errors"] == 0, figures
