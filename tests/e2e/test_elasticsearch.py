@@ -1,9 +1,10 @@
 """The Elasticsearch variant (issue #7): store profile, index template, setup script and deployment files.
 
 Without a server: the ES profile loads and changes only the store components, the template matches what the
-store writes, the setup script's requests, the compose file. With a real Elasticsearch at
-ELASTICSEARCH_URL (marker `elasticsearch`, see .github/workflows/elasticsearch.yml): indexing, search,
-re-indexing and the whole service against it, on an index of its own that is deleted afterwards.
+store writes, the setup script's requests, the compose file. With a real Elasticsearch (marker
+`elasticsearch`: ELASTICSEARCH_URL, or the local cluster of scripts/elasticsearch_local.sh; also
+.github/workflows/elasticsearch.yml): indexing, search, re-indexing and the whole service against it, on an
+index of its own that is deleted afterwards.
 """
 
 import importlib.util
@@ -271,8 +272,8 @@ EUROGATE_QUESTION = "At which ports does Telekom build 5G campus networks for EU
 @pytest.fixture(scope="module")
 def es_url() -> str:
     url = os.environ.get("ELASTICSEARCH_URL")
-    if not url:  # conftest.py deselects these tests, with the reason, when the variable is unset
-        pytest.fail("ELASTICSEARCH_URL is not set")
+    if not url:  # conftest.py sets it for the local cluster, or deselects these tests with the reason (not under CI)
+        pytest.fail("no Elasticsearch: set ELASTICSEARCH_URL or run `bash scripts/elasticsearch_local.sh start`")
     return url
 
 
