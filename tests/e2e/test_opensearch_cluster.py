@@ -334,7 +334,8 @@ class SearchLoad:
         chosen = [s for s in self.samples if start <= s[0] < end]
         latencies = sorted(ms for _, ms, error in chosen if error is None)
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None
-        return {"requests": len(chosen), "errors": sum(1 for s in chosen if s[2]),
+        kinds = sorted({s[2] for s in chosen if s[2]})
+        return {"requests": len(chosen), "errors": sum(1 for s in chosen if s[2]), "error_kinds": kinds,
                 "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
                 "p95_ms": round(p95, 1) if p95 else None}
 
