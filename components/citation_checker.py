@@ -5,9 +5,9 @@ import numpy as np
 from haystack import Document, component
 from haystack.dataclasses import ChatMessage
 
-from components.text_terms import content_terms, sentences
+from kit.citations import CITATION as _CITATION
+from kit.text_terms import content_terms, sentences
 
-_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # A sentence of an answer ends after its citations: "… in 2024. [2]" or "… in 2024 [2]."
 _ANSWER_SENTENCE = re.compile(r"(?<=[.!?\]])\s+(?=[A-Z0-9\"“(])")
 
@@ -51,11 +51,22 @@ class CitationChecker:
     Haystack's own evaluators (FaithfulnessEvaluator, ContextRelevanceEvaluator) need an LLM and judge the
     answer as a whole; this runs without one and per citation, after every generation.
 
-    Usage (after the generator in generate.yml):
-        checker = CitationChecker(model="sentence-transformers/all-MiniLM-L6-v2")
-        checker.warm_up()
-        checker.run(replies=[ChatMessage.from_assistant("Telekom opened a lab in Berlin. [1]")], documents=docs)
-        # -> {"replies": [...], "unsupported_citations": [{"sentence": ..., "cited": [1], ...}]}
+    ### Usage example
+
+    After the generator, as in generate.yml:
+
+    ```python
+    from haystack import Document
+    from haystack.dataclasses import ChatMessage
+
+    from components.citation_checker import CitationChecker
+
+    checker = CitationChecker(model="sentence-transformers/all-MiniLM-L6-v2")
+    checker.warm_up()
+    docs = [Document(content="Deutsche Telekom opened its Quantum Lab in Berlin.")]
+    result = checker.run(replies=[ChatMessage.from_assistant("Telekom opened a lab in Munich. [1]")], documents=docs)
+    # result["unsupported_citations"]: [{"sentence": "Telekom opened a lab in Munich. [1]", "cited": [1], ...}]
+    ```
     """
 
     def __init__(

@@ -2,8 +2,8 @@ import re
 
 from haystack import Document, component
 
-from components.answer_types import asked_types, asks_for_list, gives_type
-from components.text_terms import content_terms, sentences
+from kit.answer_types import asked_types, asks_for_list, gives_type
+from kit.text_terms import content_terms, sentences
 
 NOT_FOUND = "The press releases do not contain information that answers this question."
 NOT_FOUND_ABOUT = "The press releases do not contain information about {}."
@@ -112,10 +112,18 @@ class ExtractiveAnswerer:
     No extractive QA model with commercial-use weights can be installed here (see ../shared/NOTES.md),
     so Haystack's ExtractiveReader does not serve.
 
-    Usage:
-        answerer = ExtractiveAnswerer()
-        answerer.run(query="When does the T Tablet go on sale?", documents=ranked_chunks)
-        # -> {"answer": "It will be available from August 24. [1]", "documents": [...], "found": True}
+    ### Usage example
+
+    ```python
+    from haystack import Document
+
+    from components.extractive_answerer import ExtractiveAnswerer
+
+    tablet = Document(content="The new T Tablet is a robust device for everyday use. Without a mobile plan, the T "
+                               "Tablet costs a one-time fee of 219 euros. It will be available from August 24.")
+    result = ExtractiveAnswerer().run(query="From when is the T Tablet available?", documents=[tablet])
+    # result: {"answer": "It will be available from August 24. [1]", "documents": [tablet], "found": True}
+    ```
 
     Inputs: `query`, `documents` (ranked). Outputs: `answer` (text with citations), `documents`
     (unchanged, so citations stay valid), `found` (whether an answer was extracted).

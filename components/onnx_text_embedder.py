@@ -2,7 +2,7 @@
 
 Why not the stock component: with `backend: onnx` it asks sentence-transformers for its ONNX backend, which
 needs optimum-onnx, and no optimum-onnx release installs next to transformers 5 (see
-`components/onnx_embedding_backend.py`). This subclass changes nothing but `warm_up()` for that backend: same
+`kit/onnx_embedding_backend.py`). This subclass changes nothing but `warm_up()` for that backend: same
 init parameters, same `run()`, same serialization; with any other backend it is the stock component.
 
     embedder = OnnxSentenceTransformersTextEmbedder(
@@ -16,12 +16,27 @@ init parameters, same `run()`, same serialization; with any other backend it is 
 from haystack import component
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
-from components.onnx_embedding_backend import onnx_backend_of
+from kit.onnx_embedding_backend import onnx_backend_of
 
 
 @component
 class OnnxSentenceTransformersTextEmbedder(SentenceTransformersTextEmbedder):
-    """SentenceTransformersTextEmbedder whose `backend: onnx` runs the model file in `model_kwargs.file_name`."""
+    """
+    SentenceTransformersTextEmbedder whose `backend: onnx` runs the model file in `model_kwargs.file_name`.
+
+    ### Usage example
+
+    ```python
+    from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
+
+    embedder = OnnxSentenceTransformersTextEmbedder(
+        model="sentence-transformers/all-MiniLM-L6-v2", backend="onnx",
+        model_kwargs={"file_name": "onnx/model_qint8.onnx"}, normalize_embeddings=True,
+    )
+    embedder.warm_up()
+    embedder.run(text="Which ports get 5G?")["embedding"]  # 384 floats
+    ```
+    """
 
     def warm_up(self) -> None:
         """Load the model; for `backend: onnx`, with an ONNX Runtime session in place of the PyTorch encoder."""

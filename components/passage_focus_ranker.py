@@ -5,8 +5,8 @@ from functools import lru_cache
 import numpy as np
 from haystack import Document, component
 
-from components.answer_types import asked_type, gives_type
-from components.text_terms import content_terms, sentences
+from kit.answer_types import asked_type, gives_type
+from kit.text_terms import content_terms, sentences
 
 
 @lru_cache(maxsize=16384)

@@ -54,9 +54,22 @@ class QuestionPeriodPreference:
 
     Haystack has no component that turns words of a question into metadata filters without an LLM.
 
-    Usage (between the joiner and the ranker of search.yml):
-        prefer = QuestionPeriodPreference(document_store=store)
-        prefer.run(query="What did Telekom announce in 2023 about fiber?", documents=fused)
+    ### Usage example
+
+    Between the joiner and the ranker, as in search.yml:
+
+    ```python
+    from haystack import Document
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    from components.question_period import QuestionPeriodPreference
+
+    fused = [Document(content="Fiber for Bonn.", meta={"year": 2023, "dates": ["2023-03"]}, score=0.5),
+             Document(content="Fiber for Kiel.", meta={"year": 2021, "dates": ["2021-05"]}, score=0.6)]
+    prefer = QuestionPeriodPreference(document_store=InMemoryDocumentStore())
+    result = prefer.run(query="What did Telekom announce in 2023 about fiber?", documents=fused)
+    # result["documents"]: the 2023 release only; result["interpreted_filters"] says it filtered by 2023
+    ```
     """
 
     def __init__(self, document_store: DocumentStore | None = None, boost: float = 0.3, recency_boost: float = 0.3) -> None:

@@ -60,6 +60,18 @@ class ReleaseMetadataExtractor:
       that do not name a goal such as "by 2030"); left out when there is none. Filters use it.
 
     Input: `documents` (cleaned releases). Output: the same documents with the meta added.
+
+    ### Usage example
+
+    ```python
+    from haystack import Document
+
+    from components.release_metadata import ReleaseMetadataExtractor
+
+    release = Document(content="New cloud region in Barcelona\\n\\nOn May 16, 2023 T-Systems opened it.")
+    result = ReleaseMetadataExtractor(latest_year=2025).run(documents=[release])
+    # result["documents"][0].meta: {"title": "New cloud region in Barcelona", "dates": ["2023-05-16"], "year": 2023}
+    ```
     """
 
     def __init__(self, max_title_words: int = 14, latest_year: int | None = None) -> None:

@@ -22,9 +22,18 @@ class SourceReplacingWriter:
     Input: `documents` (chunks with `meta.<source_field>`). Outputs: `documents_written`,
     `documents_removed`. Works with any document store that supports filters.
 
+    ### Usage example
+
     ```python
-    writer = SourceReplacingWriter(document_store=store, source_field="file_path")
-    writer.run(documents=chunks)  # {"documents_written": 7, "documents_removed": 7}
+    from haystack import Document
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    from components.source_replacing_writer import SourceReplacingWriter
+
+    writer = SourceReplacingWriter(document_store=InMemoryDocumentStore(), source_field="file_path")
+    writer.run(documents=[Document(content="First text.", meta={"file_path": "1.txt"})])
+    result = writer.run(documents=[Document(content="Edited text.", meta={"file_path": "1.txt"})])
+    # result: {"documents_written": 1, "documents_removed": 1}
     ```
     """
 

@@ -16,6 +16,18 @@ class TableFlattener:
     searchable but no longer look like hundreds of paragraphs.
 
     Input: `documents` (text content). Output: `documents` with the same meta and the runs joined.
+
+    ### Usage example
+
+    ```python
+    from haystack import Document
+
+    from components.table_flattener import TableFlattener
+
+    cells = "\\n\\n".join(["Net revenue", "28,979", "26,641", "8.8", "Service revenue", "23,584", "20,971", "12.5"])
+    result = TableFlattener(min_cells=8).run(documents=[Document(content=cells)])
+    # result["documents"][0].content: "Net revenue | 28,979 | 26,641 | 8.8 | Service revenue | 23,584 | 20,971 | 12.5"
+    ```
     """
 
     def __init__(self, min_cells: int = 8, max_cell_chars: int = 40) -> None:

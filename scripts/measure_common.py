@@ -1,10 +1,11 @@
-"""Helpers shared by the measurement scripts (bench.py, evaluate.py): paths, questions, URL guard, stats."""
+"""Helpers shared by the measurement tools (evaluation, benchmarks): paths, questions, URL guard, stats, ports."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import math
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,3 +53,10 @@ def percentile(values: list[float], q: float) -> float | None:
     rank = (len(ordered) - 1) * q / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface now (for a service a tool or test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,13 +1,14 @@
 """The service's entry points: `create_app()` (what uvicorn and the tests build) and `main()` (`pressqa-serve`).
 
-Both apply the process settings (service/process.py) before Haystack and Hayhooks are imported: those read
+Both apply the process settings (kit/process.py) before Haystack and Hayhooks are imported: those read
 environment variables when imported, so importing this module changes nothing.
 """
 
 import os
 import sys
 
-from service import process, workers
+from kit import process
+from service import supervisor
 
 
 def create_app():
@@ -27,13 +28,13 @@ def main() -> None:
     from hayhooks.server.logger import intercept_stdlib_logging
     from hayhooks.settings import settings
 
-    count = workers.worker_count()
+    count = supervisor.worker_count()
     os.environ["PRESSQA_WORKERS"] = str(count)
-    os.environ[workers.SUPERVISOR_ENV] = str(os.getpid())
+    os.environ[supervisor.SUPERVISOR_ENV] = str(os.getpid())
     if count > 1:
         # The supervisor only forks and watches workers: replace this process (same pid) with one
         # that never imports torch, Haystack or the pipelines (~550 MiB less resident memory).
-        os.execv(sys.executable, [sys.executable, "-m", "service.workers", settings.host, str(settings.port),
+        os.execv(sys.executable, [sys.executable, "-m", "service.supervisor", settings.host, str(settings.port),
                                   str(settings.graceful_shutdown_timeout)])
     intercept_stdlib_logging(settings.intercepted_loggers, access_log_excluded_path_prefixes=settings.access_log_excluded_path_prefixes)
     uvicorn.run(

@@ -1,42 +1,17 @@
-"""`pressqa-index FOLDER`: index a folder of press releases locally, with a progress bar.
+"""`pressqa-index FOLDER` (also `python -m service.index_cli FOLDER`): the index room's command line,
+pipelines/index/cli.py, loaded as Hayhooks loads the room, after the process settings (kit/process.py) that
+must precede Haystack's import."""
 
-Writes to the same store the service reads (PRESSQA_DATA_DIR), so a service started afterwards, or
-restarted, serves the result. Needs no token: it runs on the machine that holds the data.
-"""
-
-import argparse
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pressqa-index", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", type=Path, default=None,
-                        help="folder of .txt releases (default: PRESS_RELEASES_DIR or data/press-releases)")
-    parser.add_argument("--batch-size", type=int, default=32, help="files per pipeline run (default 32)")
-    args = parser.parse_args(argv)
-
-    from service import process
+    from kit import process
 
     process.apply_environment_defaults()  # offline model, no telemetry: before Haystack is imported
-    from tqdm import tqdm
+    from kit.loader import room_module
 
-    from service.pipelines import room_module
-
-    indexing = room_module("index", "indexing")  # the index room's indexer (pipelines/index/indexing.py)
-    folder = args.folder or indexing.corpus_dir()
-    files = sorted(folder.glob("*.txt"))
-    if not files:
-        print(f"pressqa-index: no .txt files in {folder}", file=sys.stderr)
-        return 2
-    indexer = indexing.Indexer(batch_size=args.batch_size)
-    with tqdm(total=len(files), unit="file", desc="Indexing") as bar:
-        status = indexer.index(files, label=str(folder), on_batch=bar.update)
-    print(
-        f"Indexed {status.files_done} files in {status.seconds:.1f} s: {status.chunks_written} chunks written, "
-        f"{status.chunks_removed} outdated removed, {indexer.document_store.count_documents()} in the store."
-    )
-    return 0
+    return room_module("index", "cli").main(argv)
 
 
 if __name__ == "__main__":

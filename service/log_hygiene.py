@@ -23,7 +23,7 @@ from hayhooks.server.logger import formatter as hayhooks_format
 from loguru import logger as log
 
 from service.http.gate import body_summary
-from service.http.validation import limited_repr
+from kit.queries import limited_repr
 
 LOG_LEVEL_ENV = "HAYHOOKS_LOG_LEVEL"
 MAX_LINE_CHARS = 2000

@@ -1,8 +1,9 @@
 """The app shell: Hayhooks' app (it deploys every room of pipelines/) behind one gate, plus what belongs to no
-room: /health, /releases, the page, /v1/models, /mcp. Each room (pipelines/<name>/pipeline_wrapper.py) adds its
-extra routes (`routes`), its part of /health (`health()`) and its work after deploy (`after_deploy()`).
+room: /health, the page, /v1/models, /mcp. It serves what each room (pipelines/<name>/pipeline_wrapper.py, a
+`kit.room.Room`) declares: its extra routes (`routes`), its part of /health (`health()`), its work after deploy
+(`after_deploy()`) and its MCP tools (`mcp_tools()`).
 
-Built by `service.app.create_app()`, which applies the process settings first (service/process.py).
+Built by `service.app.create_app()`, which applies the process settings first (kit/process.py).
 """
 
 import os
@@ -14,21 +15,22 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from hayhooks import create_app as create_hayhooks_app
 from starlette.middleware import Middleware
 
-from components.persistent_store import on_publish
-from service import workers
+from kit.room import Room
+from kit.run_folder import announce_served
+from kit.tools import McpTool
+from service import supervisor
 from service.chat_models import offer_only_chat_models
+from service.http.errors import short_validation_error
 from service.http.gate import RequestGate
 from service.http.security_headers import SecurityHeaders
-from service.http.uploads import check_name
-from service.http.validation import excerpt, short_validation_error
 from service.log_hygiene import configure_logging
 from service.mcp_server import mount_mcp
-from service.releases import get_release, list_releases
+from stores.inmemory.persistent_store import on_publish
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 # Hayhooks routes the service does not serve:
@@ -105,32 +107,33 @@ def _fail_unless_all_deployed(app: FastAPI) -> None:
 def build_app() -> FastAPI:
     """Hayhooks' app (it deploys pipelines/ at start) with the shell's routes and every room's added, behind one
     gate (service.http.gate.RequestGate: tokens and body limits for every route, also those added later)."""
-    workers.die_with_supervisor()
-    on_publish(workers.announce_served)
+    supervisor.die_with_supervisor()
+    on_publish(announce_served)  # each worker announces the index version it serves (kit/run_folder.py)
     app = create_hayhooks_app()
     configure_logging()
     app.router.routes = _without_removed_routes(app.router.routes)
     _add_middleware(app)
     app.add_exception_handler(RequestValidationError, short_validation_error)
     hayhooks_lifespan = app.router.lifespan_context
+    mcp_tools: dict[str, McpTool] = {}  # the rooms' tools, filled once they are deployed
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with hayhooks_lifespan(app_):
             _fail_unless_all_deployed(app_)
             for room in _rooms(app_):
-                if getattr(room, "routes", None) is not None:
+                if room.routes is not None:
                     app_.include_router(room.routes)
+                mcp_tools.update((tool.name, tool) for tool in room.mcp_tools())
             # Only once every pipeline is deployed: indexing in the background while Hayhooks still
             # imports wrapper modules made a deploy fail ("dictionary changed size during iteration").
             for room in _rooms(app_):
-                if callable(getattr(room, "after_deploy", None)):
-                    room.after_deploy()
+                room.after_deploy()
             yield
 
     app.router.lifespan_context = lifespan
     offer_only_chat_models(app)  # /v1/models: only `ask` can chat
-    mount_mcp(app)  # MCP for agents at /mcp
+    mount_mcp(app, mcp_tools)  # MCP for agents at /mcp
 
     @app.get("/health", tags=["service"])
     async def health() -> dict:
@@ -139,24 +142,10 @@ def build_app() -> FastAPI:
         indexing progress (in any worker); `pid` names the worker that answers. Each room adds its part."""
         reply: dict[str, Any] = {"status": "ok", "pid": os.getpid()}
         for room in _rooms(app):
-            if callable(getattr(room, "health", None)):
-                reply.update(room.health())
+            reply.update(room.health())
         if (reply.get("index") or {}).get("problems"):
             reply["status"] = "degraded"
         return reply
-
-    @app.get("/releases", tags=["service"])
-    def releases() -> dict:
-        """Every indexed release: file name, title, year, number of chunks."""
-        return {"releases": list_releases(_store(app))}
-
-    @app.get("/releases/{file_path}", tags=["service"])
-    def release(file_path: str) -> dict:
-        """One release's full (cleaned) text and meta."""
-        found = get_release(_store(app), check_name(file_path))
-        if found is None:
-            return JSONResponse(status_code=404, content={"detail": f"No release named {excerpt(file_path)!r} is indexed."})
-        return found
 
     if WEB_DIR.exists():
         app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
@@ -168,12 +157,7 @@ def build_app() -> FastAPI:
     return app
 
 
-def _rooms(app: FastAPI) -> list[Any]:
-    """The deployed pipeline wrappers (the rooms), in name order."""
+def _rooms(app: FastAPI) -> list[Room]:
+    """The deployed rooms (pipeline wrappers declaring what the shell serves), in name order."""
     registry = app.state.pipeline_registry
-    return [registry.get(name) for name in sorted(registry.get_names())]
-
-
-def _store(app: FastAPI) -> Any:
-    """The index room's document store: what /releases lists."""
-    return app.state.pipeline_registry.get("index").document_store
+    return [room for name in sorted(registry.get_names()) if isinstance(room := registry.get(name), Room)]

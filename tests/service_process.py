@@ -1,7 +1,6 @@
 """Start the real service (`pressqa-serve`) in a subprocess on a free loopback port, for end-to-end tests."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +10,11 @@ from pathlib import Path
 
 import httpx
 
+from scripts.measure_common import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PRESS_RELEASES_DIR") or REPO.parent / "shared" / "telekom-press-releases").resolve()
 INDEX_TOKEN = "test-index-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 INHERITED_NEVER = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "PRESSQA_READ_TOKEN", "PRESSQA_STORE", "PRESSQA_STORES_DIR",

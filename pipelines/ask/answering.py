@@ -18,9 +18,9 @@ from haystack import Document
 from haystack.dataclasses import StreamingChunk
 
 from components.extractive_answerer import NOT_FOUND
-from service.documents import document_to_json
-from service.pipelines import load_pipeline, run_timed
-from service.timings import collect_timings
+from kit.documents import document_to_json
+from kit.loader import load_pipeline, run_timed
+from kit.timings import collect_timings
 
 Event = tuple[str, dict[str, Any]]
 LLM_COMPONENT = "llm"  # generate.yml's chat generator

@@ -21,34 +21,39 @@ from typing import Any
 from fastapi import HTTPException
 from fastapi_openai_compat import ChatCompletion, Choice, Message
 from hayhooks import get_last_user_message
+from pydantic import ValidationError
 
-from service.citations import answer_trailer, cited_sources, source_entry
-from service.http.validation import clean_query
+from kit.citations import answer_trailer, cited_sources, source_entry
 
 from .answering import Answerer
+from .request import AskRequest
 
 TOP_K = 5  # the /ask/run default: five cited chunks fit a chat answer
 
 
-def question_of(messages: list[dict]) -> str:
-    """The last user message's text (OpenAI content parts joined); 422 when there is none."""
+def question_of(messages: list[dict]) -> AskRequest:
+    """The last user message's text (OpenAI content parts joined) as a question; 422 when there is none, or when
+    it is no question AskRequest accepts (empty, too long)."""
     question = get_last_user_message(messages)
     if isinstance(question, list):  # content parts: [{"type": "text", "text": "…"}, {"type": "image_url", …}]
         question = " ".join(p["text"] for p in question if isinstance(p, dict) and isinstance(p.get("text"), str))
     if not isinstance(question, str):
         raise HTTPException(status_code=422, detail="No user message to answer.")
-    return clean_query(question)
+    try:
+        return AskRequest(query=question, top_k=TOP_K)
+    except ValidationError as error:  # a chat client shows `detail` as text: the reasons, not pydantic's list
+        raise HTTPException(status_code=422, detail="; ".join(e["msg"] for e in error.errors())) from None
 
 
 async def chat_completion(
-    answerer: Answerer, model: str, question: str, stream: bool
+    answerer: Answerer, model: str, request: AskRequest, stream: bool
 ) -> ChatCompletion | AsyncIterator[ChatCompletion]:
     """The answer as one `chat.completion`, or as an async generator of `chat.completion.chunk`s when `stream`.
 
     The search runs before this returns, so that its errors get their HTTP status, not a broken stream.
     Waiting for the LLM holds no thread; the deadline, or a client that goes away, ends its request.
     """
-    events = answerer.astream(question, TOP_K, None)
+    events = answerer.astream(request.query, request.top_k, request.filters)
     _, first = await anext(events)  # "sources": the ranked chunks the answer will cite
     reply = _Reply(model, first["documents"])
     if not stream:

@@ -10,36 +10,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, format_sse_event
 from fastapi_openai_compat import ChatCompletion
-from hayhooks import BasePipelineWrapper
-from pydantic import BaseModel, Field
 
-from service.http.validation import check_filters, check_top_k, clean_query
+from kit.queries import Filters, Question, check_filters
+from kit.room import Room
+from kit.tools import McpTool
 
 from .answering import Answerer
 from .chat import chat_completion, question_of
-
-MAX_TOP_K = 20
-
-
-class AskRequest(BaseModel):
-    """Body of POST /ask/stream (the same fields as /ask/run)."""
-
-    query: str = Field(description="The question.")
-    top_k: int = Field(default=5, description="How many chunks to retrieve and cite (1-20).")
-    filters: dict[str, Any] | None = Field(default=None, description="Haystack metadata filters, e.g. on meta.year.")
+from .mcp_tool import ask_tool
+from .request import AskRequest, TopK
 
 
-class PipelineWrapper(BasePipelineWrapper):
+class PipelineWrapper(Room):
     def setup(self) -> None:
         self.answerer = Answerer()
         self.pipeline = (self.answerer.generate or self.answerer.extract).pipeline
-        # served beside /ask/run by the app shell (service/shell.py adds every room's `routes`)
+        # served beside /ask/run by the app shell (kit.room.Room.routes)
         self.routes = APIRouter(tags=["service"])
         self.routes.add_api_route("/ask/stream", self.ask_stream, methods=["POST"])
 
-    async def run_api_async(self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None) -> dict:
+    async def run_api_async(self, query: Question, top_k: TopK = 5, filters: Filters = None) -> dict:
         """
         Answer a question about Deutsche Telekom's press releases, citing them as [1], [2] …
 
@@ -47,8 +39,12 @@ class PipelineWrapper(BasePipelineWrapper):
         :param top_k: How many chunks to retrieve and cite (1-20).
         :param filters: Optional Haystack metadata filters, e.g. on meta.year.
         """
-        # async: waiting for the LLM holds no worker thread
-        return await self.answerer.aanswer(clean_query(query), check_top_k(top_k, MAX_TOP_K), check_filters(filters))
+        # Hayhooks validated the body with a model of these parameters, AskRequest's types
+        return await self.answer(AskRequest.model_construct(query=query, top_k=top_k, filters=filters))
+
+    async def answer(self, request: AskRequest) -> dict[str, Any]:
+        """The whole answer (what /ask/run returns); async: waiting for the LLM holds no worker thread."""
+        return await self.answerer.aanswer(request.query, request.top_k, check_filters(request.filters))
 
     async def run_chat_completion_async(
         self, model: str, messages: list[dict], body: dict
@@ -56,24 +52,29 @@ class PipelineWrapper(BasePipelineWrapper):
         """Answer the last user message with its cited sources and, when it fell back, a note (chat.py)."""
         return await chat_completion(self.answerer, model, question_of(messages), stream=bool(body.get("stream")))
 
-    async def ask_stream(self, body: AskRequest) -> StreamingResponse:
+    async def ask_stream(self, body: AskRequest) -> EventSourceResponse:
         """The answer as Server-Sent Events: `sources`, `delta`…, `done` (or `error`)."""
-        events = self.answerer.astream(clean_query(body.query), check_top_k(body.top_k, MAX_TOP_K), check_filters(body.filters))
+        events = self.answerer.astream(body.query, body.top_k, check_filters(body.filters))
         # Run the search before the status line goes out: its errors (e.g. a filter the store rejects)
         # then get their 4xx instead of an in-band error event.
         first = await anext(events)
-        return StreamingResponse(_sse(first, events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return EventSourceResponse(_sse(first, events), headers={"Cache-Control": "no-cache"})
 
     def health(self) -> dict[str, Any]:
         """This room's part of /health."""
         return {"answer_mode": self.answerer.mode, "llm_model": self.answerer.llm_model}
 
+    def mcp_tools(self) -> list[McpTool]:
+        """`ask_press_releases` (mcp_tool.py): what /ask/run answers, for agents."""
+        return [ask_tool(self.answer)]
 
-def _event(event: str, data: dict) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+def _event(event: str, data: dict) -> bytes:
+    # FastAPI's SSE framing; the data as the page reads it (JSON, non-ASCII kept)
+    return format_sse_event(event=event, data_str=json.dumps(data, ensure_ascii=False))
 
 
-async def _sse(first: tuple[str, dict], events: AsyncIterator[tuple[str, dict]]) -> AsyncIterator[str]:
+async def _sse(first: tuple[str, dict], events: AsyncIterator[tuple[str, dict]]) -> AsyncIterator[bytes]:
     try:
         yield _event(*first)
         async for event, data in events:

@@ -15,9 +15,10 @@ import torch
 from haystack.dataclasses import ByteStream
 from haystack.document_stores.types import DocumentStore
 
-from components.index_file import IndexNotSavedError
-from service import workers
-from service.pipelines import REPO_ROOT, load_pipeline
+from kit.loader import REPO_ROOT, load_pipeline
+from stores.inmemory.index_file import IndexNotSavedError
+
+from . import workers
 
 logger = logging.getLogger(__name__)
 

@@ -1,28 +1,34 @@
 """The index room: POST /index/run (releases posted as text) and POST /index/files (multipart uploads) through
-index.yml, and, once the service is up, the corpus folder's missing or changed releases (indexing.py).
-Both routes need the index token, checked with the body limit before the body is read (service.http.gate)."""
+index.yml, and, once the service is up, the corpus folder's missing or changed releases (indexing.py); GET
+/releases and /releases/{file_path}, the indexed releases rebuilt from their chunks (releases.py).
+Both index routes need the index token, checked with the body limit before the body is read (service.http.gate)."""
 
 from typing import Any
 
 from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from hayhooks import BasePipelineWrapper
+from fastapi.responses import JSONResponse
 
-from components.index_file import IndexNotSavedError
-from service import workers
-from service.http.uploads import MAX_REQUEST_BYTES, ReleaseText, check_batch
+from kit.queries import excerpt
+from kit.room import Room
+from stores.inmemory.index_file import IndexNotSavedError
 
+from . import workers
 from .indexing import Indexer
+from .releases import get_release, list_releases
+from .uploads import MAX_REQUEST_BYTES, ReleaseText, check_batch, check_name
 
 
-class PipelineWrapper(BasePipelineWrapper):
+class PipelineWrapper(Room):
     def setup(self) -> None:
         self.indexer = Indexer()
         self.pipeline = self.indexer.pipeline.pipeline
-        self.document_store = self.indexer.document_store  # what /releases and /health read (service/shell.py)
-        # served beside /index/run by the app shell (service/shell.py adds every room's `routes`)
+        self.document_store = self.indexer.document_store  # what /releases and /health read
+        # served beside /index/run by the app shell (kit.room.Room.routes)
         self.routes = APIRouter(tags=["service"])
         self.routes.add_api_route("/index/files", self.index_files, methods=["POST"])
+        self.routes.add_api_route("/releases", self.releases, methods=["GET"])
+        self.routes.add_api_route("/releases/{file_path}", self.release, methods=["GET"])
 
     def run_api(self, texts: list[ReleaseText]) -> dict:
         """
@@ -55,6 +61,17 @@ class PipelineWrapper(BasePipelineWrapper):
             "chunks_removed": status.chunks_removed,
             "documents_in_store": self.document_store.count_documents(),
         }
+
+    def releases(self) -> dict:
+        """Every indexed release: file name, title, year, number of chunks."""
+        return {"releases": list_releases(self.document_store)}
+
+    def release(self, file_path: str) -> dict:
+        """One release's full (cleaned) text and meta."""
+        found = get_release(self.document_store, check_name(file_path))
+        if found is None:
+            return JSONResponse(status_code=404, content={"detail": f"No release named {excerpt(file_path)!r} is indexed."})
+        return found
 
     def after_deploy(self) -> None:
         """Called by the app shell once every pipeline is deployed: index what the corpus folder adds."""

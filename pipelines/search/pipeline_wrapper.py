@@ -2,21 +2,26 @@
 
 from typing import Any
 
-from hayhooks import BasePipelineWrapper
+from kit.documents import document_to_json
+from kit.loader import load_pipeline, run_timed
+from kit.queries import Filters, Question, check_filters
+from kit.room import Room
+from kit.tools import McpTool
 
-from service.documents import document_to_json
-from service.http.validation import check_filters, check_top_k, clean_query
-from service.pipelines import load_pipeline, run_timed
-
-MAX_TOP_K = 50
+from .mcp_tool import search_tool
+from .request import SearchRequest, TopK
 
 
-class PipelineWrapper(BasePipelineWrapper):
+class PipelineWrapper(Room):
     def setup(self) -> None:
         self.pipeline = load_pipeline("search", "search")
         self.pipeline.warm_up()
 
-    def run_api(self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None) -> dict:
+    def mcp_tools(self) -> list[McpTool]:
+        """`search_press_releases` (mcp_tool.py): what /search/run returns, for agents."""
+        return [search_tool(self.search)]
+
+    def run_api(self, query: Question, top_k: TopK = 5, filters: Filters = None) -> dict:
         """
         Search the press releases: BM25 and embedding retrieval, fused and re-ranked.
 
@@ -24,7 +29,12 @@ class PipelineWrapper(BasePipelineWrapper):
         :param top_k: How many chunks to return (1-50).
         :param filters: Optional Haystack metadata filters, e.g. on meta.year.
         """
-        result = run_timed(self.pipeline, "search_total", query=clean_query(query),
-                           top_k=check_top_k(top_k, MAX_TOP_K), filters=check_filters(filters))
-        # every output search.yml declares, documents as JSON (interpreted_filters: the period the question names)
+        # Hayhooks validated the body with a model of these parameters, SearchRequest's types
+        return self.search(SearchRequest.model_construct(query=query, top_k=top_k, filters=filters))
+
+    def search(self, request: SearchRequest) -> dict[str, Any]:
+        """What /search/run returns: every output search.yml declares, documents as JSON (interpreted_filters:
+        the period the question names) and the stage timings."""
+        result = run_timed(self.pipeline, "search_total", query=request.query, top_k=request.top_k,
+                           filters=check_filters(request.filters))
         return {**result, "documents": [document_to_json(d) for d in result["documents"]]}

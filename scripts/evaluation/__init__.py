@@ -1,7 +1,7 @@
 """Quality evaluation of the running service through its REST API, beside a naive baseline.
 
-The command is `python scripts/evaluate.py …` (scripts/evaluate.py re-exports this package's names,
-so `import evaluate` keeps working for scripts, tests and the notebook). Read in this order:
+The command is `python scripts/evaluate.py …`; scripts, tests and the notebook import this package as
+`scripts.evaluation`. Read in this order:
 
 - metrics.py: what is scored and how (file@1, hit@k, passage@k, MRR, files@10, key facts, citations,
   refusals): pure functions over normalised chunks and answers, plus `score` for one system's replies.

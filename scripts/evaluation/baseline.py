@@ -20,7 +20,7 @@ import yaml
 from haystack import Pipeline
 from tqdm import tqdm
 
-from measure_common import repo_path
+from scripts.measure_common import repo_path
 
 from .metrics import Gold, chunk_from_haystack, score
 

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from measure_common import DEFAULT_QUESTIONS, DEFAULT_URL, REPO_ROOT, load_questions, repo_path, require_loopback
+from scripts.measure_common import DEFAULT_QUESTIONS, DEFAULT_URL, REPO_ROOT, load_questions, repo_path, require_loopback
 
 from .baseline import BASELINE_ANSWER_CHARS, DEFAULT_CORPUS, DEFAULT_EMBEDDING_MODEL, evaluate_baseline
 from .metrics import MIN_CONTAINED_CHUNK_CHARS, PASSAGE_MIN_COVERAGE, REFUSAL_PHRASES, Gold, aggregate

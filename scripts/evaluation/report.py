@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from measure_common import percentile
+from scripts.measure_common import percentile
 
 from .metrics import ALL_METRICS, aggregate
 

@@ -1,4 +1,4 @@
-"""Every custom component and document store of `components/` survives `to_dict()` -> `from_dict()`.
+"""Every custom component and document store (`components/`, `stores/`) survives `to_dict()` -> `from_dict()`.
 
 Pipelines are YAML, so a component that does not round-trip breaks `Pipeline.loads`/`dumps` (and Hayhooks'
 deployment) in ways a unit test of `run()` never shows. Each case builds its class with non-default init
@@ -6,7 +6,7 @@ parameters, serializes it, re-creates it from the dict and serializes again: bot
 the non-default values must be in them, and a secret must appear as its variable name, never its value.
 
 The classes are discovered (every `@component` class and every document store defined in a module of
-`components/`), so a new one without a case here fails `test_every_custom_class_has_a_round_trip_case`.
+`components/` or `stores/`), so a new one without a case here fails `test_every_custom_class_has_a_round_trip_case`.
 Nothing connects: the Elasticsearch/OpenSearch stores build their clients on first use.
 """
 
@@ -22,31 +22,33 @@ from typing import Any
 import pytest
 from haystack import component
 from haystack.core.serialization import component_from_dict, component_to_dict
+from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.document_stores.types import DuplicatePolicy, FilterPolicy
 from haystack.utils import Secret
 
 import components
+import stores
 from components.citation_checker import CitationChecker
-from components.elasticsearch_store import (
-    EnvElasticsearchBM25Retriever,
-    EnvElasticsearchDocumentStore,
-    EnvElasticsearchEmbeddingRetriever,
-)
 from components.extractive_answerer import ExtractiveAnswerer
 from components.near_duplicate_filter import NearDuplicateFilter
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
 from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
-from components.opensearch_store import (
-    EnvOpenSearchBM25Retriever,
-    EnvOpenSearchDocumentStore,
-    EnvOpenSearchEmbeddingRetriever,
-)
 from components.passage_focus_ranker import PassageFocusRanker
-from components.persistent_store import PersistentInMemoryDocumentStore, forget_index
 from components.question_period import QuestionPeriodPreference
 from components.release_metadata import ReleaseMetadataExtractor
 from components.source_replacing_writer import SourceReplacingWriter
 from components.table_flattener import TableFlattener
+from stores.elasticsearch.elasticsearch_store import (
+    EnvElasticsearchBM25Retriever,
+    EnvElasticsearchDocumentStore,
+    EnvElasticsearchEmbeddingRetriever,
+)
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
+from stores.opensearch.opensearch_store import (
+    EnvOpenSearchBM25Retriever,
+    EnvOpenSearchDocumentStore,
+    EnvOpenSearchEmbeddingRetriever,
+)
 
 # Values of the secrets' variables: none may appear in a serialized dict.
 SECRET_VALUES = {
@@ -68,9 +70,9 @@ def secrets_env(monkeypatch, tmp_path):
     ca_file.write_text("-----BEGIN CERTIFICATE-----\n")
     monkeypatch.setenv("PRESSQA_TEST_ES_CA", str(ca_file))
     monkeypatch.setenv("PRESSQA_DATA_DIR", str(tmp_path))  # a relative persist_path lands here
-    # A nested store's class is deserialized only from allowlisted modules; the service allows components.*
+    # A nested store's class is deserialized only from allowlisted modules; the service allows components.* and stores.*
     # through Pipeline.loads(allowed_modules=...), a bare from_dict through Haystack's variable.
-    monkeypatch.setenv("HAYSTACK_DESERIALIZATION_ALLOWLIST", "components.*")
+    monkeypatch.setenv("HAYSTACK_DESERIALIZATION_ALLOWLIST", "components.*,stores.*")
     return {**SECRET_VALUES, "PRESSQA_TEST_ES_CA": str(ca_file)}
 
 
@@ -208,11 +210,22 @@ def _is_document_store(cls: type) -> bool:
     return all(callable(getattr(cls, name, None)) for name in ("write_documents", "filter_documents", "count_documents", "to_dict"))
 
 
+def _modules() -> list:
+    """Every module of `components/` and `stores/` (with the stores' folders)."""
+    return [importlib.import_module(info.name) for package in (components, stores)
+            for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.") if not info.ispkg]
+
+
+def _component_classes(module) -> list[type]:
+    return [obj for obj in vars(module).values()
+            if inspect.isclass(obj) and obj.__module__ == module.__name__
+            and component.registry.get(f"{obj.__module__}.{obj.__name__}") is obj]
+
+
 def discovered_classes() -> set[type]:
-    """Every `@component` class and every document store defined in a module of `components/`."""
+    """Every `@component` class and every document store defined in a module of `components/` or `stores/`."""
     found = set()
-    for info in pkgutil.iter_modules(components.__path__):
-        module = importlib.import_module(f"components.{info.name}")
+    for module in _modules():
         for obj in vars(module).values():
             if not inspect.isclass(obj) or obj.__module__ != module.__name__:
                 continue
@@ -227,6 +240,15 @@ def test_every_custom_class_has_a_round_trip_case():
     assert not missing, f"add a case to CASES in {__name__} for: {missing}"
     stale = sorted(c.__name__ for c in CASES.keys() - found)
     assert not stale, f"cases for classes that are not discovered (renamed? not a component?): {stale}"
+
+
+def test_components_holds_one_component_class_per_module_and_nothing_else():
+    """components/ is for `@component` classes, one a file; helpers go to kit/, document stores to stores/."""
+    for info in pkgutil.iter_modules(components.__path__):
+        module = importlib.import_module(f"components.{info.name}")
+        classes = [obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == module.__name__]
+        assert [c.__name__ for c in _component_classes(module)] == [c.__name__ for c in classes] and len(classes) == 1, (
+            f"{module.__name__} defines {[c.__name__ for c in classes]}: one @component class and no other class")
 
 
 def _serialize(instance: Any) -> dict[str, Any]:
@@ -279,3 +301,38 @@ def test_a_nested_store_comes_back_as_its_own_class(cls, secrets_env, index_name
     again = _deserialize(cls, _serialize(instance))
     assert type(again.document_store) is type(instance.document_store)
     assert again.document_store.to_dict() == instance.document_store.to_dict()
+
+
+# Non-default settings of the ranking and answering components (each a setting YAML can change).
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        ExtractiveAnswerer(min_coverage=0.4, min_gain=0.1, refuse_missing_names=False),
+        CitationChecker(model=None, min_lexical=0.5),
+        QuestionPeriodPreference(document_store=InMemoryDocumentStore(), boost=0.2),
+        PassageFocusRanker(window=2, answer_type_weight=0.2, chunk_coverage_weight=0.1),
+        NearDuplicateFilter(top_k=3, threshold=0.8),
+    ],
+)
+def test_non_default_settings_round_trip(instance):
+    data = component_to_dict(instance, "c")
+    again = component_from_dict(type(instance), data, "c")
+    assert component_to_dict(again, "c") == data
+    assert data["init_parameters"] != component_to_dict(type(instance)(), "c")["init_parameters"]
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError):
+        CitationChecker(min_lexical=2)
+    with pytest.raises(ValueError):
+        QuestionPeriodPreference(boost=-1)
+    with pytest.raises(ValueError):
+        PassageFocusRanker(window=0)
+    with pytest.raises(ValueError):
+        PassageFocusRanker(focus_weight=1.5)
+    with pytest.raises(ValueError):
+        NearDuplicateFilter(threshold=0)
+    with pytest.raises(ValueError):
+        ExtractiveAnswerer(max_sentences=0)

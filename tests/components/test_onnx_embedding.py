@@ -5,7 +5,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +14,13 @@ from haystack.core.serialization import component_from_dict
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
-from components.onnx_embedding_backend import OnnxRuntimeEncoder
+from kit.onnx_embedding_backend import OnnxRuntimeEncoder
 from components.onnx_text_embedder import OnnxSentenceTransformersTextEmbedder
-from service.pipelines import pipeline_spec
+from kit.loader import pipeline_spec
+
+from scripts.install import install_model
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-import install_model  # noqa: E402
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INT8 = "onnx/model_qint8.onnx"
@@ -144,7 +143,7 @@ def test_yaml_selects_int8_onnx_for_both_index_and_queries():
     # one model for chunk and query vectors
     assert index["init_parameters"]["model"] == search["init_parameters"]["model"]
     # through the service's own loader (its module allowlist), as the service builds it
-    from service.pipelines import load_pipeline
+    from kit.loader import load_pipeline
 
     query_embedder = load_pipeline("search", "search").pipeline.get_component("query_embedder")
     assert type(query_embedder).__name__ == "OnnxSentenceTransformersTextEmbedder"

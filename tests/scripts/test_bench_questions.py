@@ -1,18 +1,14 @@
 """scripts/bench.py never sends a question twice in a run: the variant generator and the load loop."""
 
 import asyncio
-import sys
 from itertools import islice
-from pathlib import Path
 
 import httpx
 import pytest
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-import bench  # noqa: E402
-import measure_common  # noqa: E402
+from scripts import measure_common
+from scripts.benchmarks import bench
 
 DEV_QUESTIONS = [item["question"] for item in measure_common.load_questions(measure_common.DEFAULT_QUESTIONS)]
 

@@ -1,7 +1,7 @@
 """The evaluation package (scripts/evaluation/): metric, report and regression functions on hand-written inputs.
 
-tests/test_measurement.py covers the basics through `import evaluate` (normalise, relevance, citations, key
-facts, refusals, the baseline); these cover the rest: ranks and depths, the answerable/unanswerable split of
+tests/scripts/test_measurement.py covers the basics (normalise, relevance, citations, key facts, refusals, the
+baseline); these cover the rest: ranks and depths, the answerable/unanswerable split of
 `score`, the answer length, the tables and the --compare arithmetic. No service, no model.
 """
 
@@ -11,18 +11,17 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from haystack import Document
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+from scripts.evaluation import baseline, metrics, regressions, report
+from scripts.evaluation.metrics import Chunk, Gold
 
-import evaluate  # noqa: E402
-from evaluation import metrics, regressions, report  # noqa: E402
-from evaluation.metrics import Chunk, Gold  # noqa: E402
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 QUOTE = "At the ports in Hamburg, Bremerhaven and Wilhelmshaven, the 5G solution will improve coverage."
 GOLD = Gold.from_item(
@@ -198,11 +197,11 @@ def test_regressions_skip_questions_the_previous_run_lacks_and_invert_wrong_refu
 # ------------------------------------------------------------------------------------------ the command
 
 
-def test_evaluate_py_re_exports_the_package():
-    assert evaluate.score is metrics.score and evaluate.regressions is regressions.regressions
-    assert evaluate.format_value is report.format_value
-    assert evaluate.BASELINE_DIR == SCRIPTS / "baseline" and (evaluate.BASELINE_DIR / "indexing.yml").is_file()
-    assert set(evaluate.__all__) <= set(dir(evaluate))
+def test_evaluate_py_is_the_command_of_the_package():
+    shown = subprocess.run([sys.executable, str(SCRIPTS / "evaluate.py"), "--help"], capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert shown.returncode == 0 and "--compare" in shown.stdout and "--questions" in shown.stdout, shown.stderr
+    assert baseline.BASELINE_DIR == SCRIPTS / "baseline" and (baseline.BASELINE_DIR / "indexing.yml").is_file()
 
 
 def service_run(files: list[str], answer: str, warning: str | None = None, errors: list[str] | None = None) -> dict:
@@ -216,7 +215,7 @@ def service_run(files: list[str], answer: str, warning: str | None = None, error
 
 
 def test_summarise_and_print_results_without_a_service(capsys):
-    from evaluation import cli
+    from scripts.evaluation import cli
 
     items = [
         {"id": "a", "type": "fact", "question": "Where?", "gold_files": ["103.txt"], "key_facts": ["Hamburg"]},
@@ -256,3 +255,16 @@ def test_summarise_and_print_results_without_a_service(capsys):
     assert "1 answers came with a warning, e.g.: slow" in printed
     assert "previous run: before.json (commit abc1234)" in printed and "per type (ours/previous/baseline)" in printed
     assert "no regression of more than one question" in printed and "request errors" not in printed
+
+
+def test_regressions_flag_more_than_one_question_lost():
+    from scripts.evaluation.regressions import regressions
+
+    items = [{"id": f"q{i}", "type": "fact" if i < 3 else "temporal"} for i in range(5)]
+    previous = {"questions": [{"id": f"q{i}", "ours": {"metrics": {"passage@1": 1.0, "wrong_refusal": 0.0}}} for i in range(5)]}
+    one_lost = [{"passage@1": 0.0 if i == 0 else 1.0, "wrong_refusal": 0.0} for i in range(5)]
+    assert regressions(items, one_lost, previous) == []
+    two_lost = [{"passage@1": 0.0 if i in (0, 3) else 1.0, "wrong_refusal": 1.0 if i in (1, 2) else 0.0} for i in range(5)]
+    flagged = {(f["type"], f["metric"]): f["worse"] for f in regressions(items, two_lost, previous)}
+    assert flagged == {("all", "passage@1"): ["q0", "q3"], ("all", "wrong_refusal"): ["q1", "q2"],
+                       ("fact", "wrong_refusal"): ["q1", "q2"]}

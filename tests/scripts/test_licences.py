@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+from scripts.install import check_licences
 
-import check_licences  # noqa: E402
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def test_every_installed_dependency_and_the_model_may_be_used_commercially():

@@ -24,19 +24,21 @@ import pytest
 from service_process import ServiceProcess, running_standin
 from starlette.testclient import TestClient
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+from scripts import measure_common
+from scripts.benchmarks import bench, llm_standin
+from scripts.evaluation.baseline import BASELINE_ANSWER_CHARS, DEFAULT_EMBEDDING_MODEL, build_baseline, run_baseline
+from scripts.evaluation.metrics import (
+    Chunk, Gold, aggregate, answer_metrics, citations, file_rank_metrics, holds_passage, is_refusal, is_relevant,
+    key_fact_share, normalise, quote_coverage, retrieval_metrics,
+)
 
-import bench  # noqa: E402
-import evaluate  # noqa: E402
-import llm_standin  # noqa: E402
-import measure_common  # noqa: E402
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 QUOTE = "At the ports in Hamburg, Bremerhaven and Wilhelmshaven, the 5G solution will improve coverage."
-GOLD = evaluate.Gold.from_item(
+GOLD = Gold.from_item(
     {"gold_files": ["data/103.txt", "data/51.txt"], "gold_quotes": [QUOTE], "key_facts": ["Hamburg", "2,000 km"]}
 )
-UNANSWERABLE = evaluate.Gold.from_item({"gold_files": [], "gold_quotes": [], "key_facts": []})
+UNANSWERABLE = Gold.from_item({"gold_files": [], "gold_quotes": [], "key_facts": []})
 SOURCES_PROMPT = (
     "Sources:\n"
     "[1] EUROGATE (103.txt; dates mentioned: 2023-05)\n"
@@ -47,38 +49,38 @@ SOURCES_PROMPT = (
 )
 
 
-def chunk(file: str, text: str) -> "evaluate.Chunk":
-    return evaluate.Chunk(file, evaluate.normalise(text))
+def chunk(file: str, text: str) -> "Chunk":
+    return Chunk(file, normalise(text))
 
 
 # ---------------------------------------------------------------------------- evaluation metrics
 
 
 def test_normalise_unifies_spaces_hyphens_quotes_and_case():
-    assert evaluate.normalise("  Over\u00a02,000\u202fkm  of  Glas\u00adfaser \u201cCampus\u201d \u2013 OK ") == (
+    assert normalise("  Over\u00a02,000\u202fkm  of  Glas\u00adfaser \u201cCampus\u201d \u2013 OK ") == (
         'over 2,000 km of glasfaser "campus" - ok'
     )
 
 
 def test_relevant_by_gold_file_or_quote():
-    assert evaluate.is_relevant(chunk("103.txt", "anything"), GOLD)
-    assert evaluate.is_relevant(chunk("7.txt", "Intro. " + QUOTE + " More."), GOLD)
-    assert evaluate.is_relevant(chunk("7.txt", "Bremerhaven and Wilhelmshaven, the 5G solution"), GOLD)
-    assert not evaluate.is_relevant(chunk("7.txt", "Hamburg"), GOLD)  # too short to count as contained
-    assert not evaluate.is_relevant(chunk("7.txt", "Unrelated text about roaming tariffs in Europe."), GOLD)
+    assert is_relevant(chunk("103.txt", "anything"), GOLD)
+    assert is_relevant(chunk("7.txt", "Intro. " + QUOTE + " More."), GOLD)
+    assert is_relevant(chunk("7.txt", "Bremerhaven and Wilhelmshaven, the 5G solution"), GOLD)
+    assert not is_relevant(chunk("7.txt", "Hamburg"), GOLD)  # too short to count as contained
+    assert not is_relevant(chunk("7.txt", "Unrelated text about roaming tariffs in Europe."), GOLD)
 
 
 def test_passage_needs_half_of_the_quote_in_one_chunk():
-    quote = evaluate.normalise(QUOTE)
+    quote = normalise(QUOTE)
     head = quote[: int(len(quote) * 0.6)]
-    assert evaluate.quote_coverage("prefix " + quote + " suffix", quote) == 1.0
-    assert evaluate.holds_passage(evaluate.Chunk("7.txt", "end of a chunk: " + head), GOLD)
-    assert not evaluate.holds_passage(evaluate.Chunk("103.txt", "end of a chunk: " + quote[:30]), GOLD)
+    assert quote_coverage("prefix " + quote + " suffix", quote) == 1.0
+    assert holds_passage(Chunk("7.txt", "end of a chunk: " + head), GOLD)
+    assert not holds_passage(Chunk("103.txt", "end of a chunk: " + quote[:30]), GOLD)
 
 
 def test_retrieval_metrics_by_rank():
     ranking = [chunk("1.txt", "noise one"), chunk("2.txt", "noise two"), chunk("103.txt", "the right release")]
-    metrics = evaluate.retrieval_metrics(ranking, GOLD)
+    metrics = retrieval_metrics(ranking, GOLD)
     assert metrics["hit@1"] == 0.0 and metrics["hit@3"] == 1.0 and metrics["hit@10"] == 1.0
     assert metrics["file@1"] == 0.0 and metrics["passage@5"] == 0.0
 
@@ -89,19 +91,19 @@ def test_mrr_and_file_coverage_with_haystack_evaluators():
         [chunk("51.txt", "a"), chunk("103.txt", "b")],
         [chunk("1.txt", "a")],
     ]
-    scores = evaluate.file_rank_metrics(rankings, [GOLD, GOLD, GOLD])
+    scores = file_rank_metrics(rankings, [GOLD, GOLD, GOLD])
     assert [s["MRR"] for s in scores] == [0.5, 1.0, 0.0]
     assert [s["files@10"] for s in scores] == [0.5, 1.0, 0.0]
 
 
 def test_citations_parsed_in_all_bracket_forms():
-    assert evaluate.citations("A [1]. B [2, 3][4]; C [5;6]. No [x] or 1.") == [1, 2, 3, 4, 5, 6]
+    assert citations("A [1]. B [2, 3][4]; C [5;6]. No [x] or 1.") == [1, 2, 3, 4, 5, 6]
 
 
 def test_key_facts_case_and_space_insensitive():
-    assert evaluate.key_fact_share("in HAMBURG, over 2,000\u00a0km", GOLD.key_facts) == 1.0
-    assert evaluate.key_fact_share("in Bremen", GOLD.key_facts) == 0.0
-    assert evaluate.key_fact_share("anything", ()) is None
+    assert key_fact_share("in HAMBURG, over 2,000\u00a0km", GOLD.key_facts) == 1.0
+    assert key_fact_share("in Bremen", GOLD.key_facts) == 0.0
+    assert key_fact_share("anything", ()) is None
 
 
 @pytest.mark.parametrize(
@@ -114,12 +116,12 @@ def test_key_facts_case_and_space_insensitive():
     ],
 )
 def test_refusal_detection(answer, refused):
-    assert evaluate.is_refusal(answer) is refused
+    assert is_refusal(answer) is refused
 
 
 def test_answer_metrics_for_answerable_and_unanswerable():
     documents = [chunk("103.txt", "ports"), chunk("9.txt", "other")]
-    good = evaluate.answer_metrics("Hamburg [1] and 2,000 km [2].", documents, GOLD, with_citations=True)
+    good = answer_metrics("Hamburg [1] and 2,000 km [2].", documents, GOLD, with_citations=True)
     assert good == {
         "key_facts": 1.0,
         "refusal": None,
@@ -129,27 +131,27 @@ def test_answer_metrics_for_answerable_and_unanswerable():
         "citations_relevant": 0.5,
         "answer_words": 5.0,
     }
-    out_of_range = evaluate.answer_metrics("Hamburg [3].", documents, GOLD, with_citations=True)
+    out_of_range = answer_metrics("Hamburg [3].", documents, GOLD, with_citations=True)
     assert out_of_range["citations_valid"] == 0.0 and out_of_range["citations_relevant"] == 0.0
-    refusal = evaluate.answer_metrics("The sources do not contain this.", documents, UNANSWERABLE, with_citations=True)
+    refusal = answer_metrics("The sources do not contain this.", documents, UNANSWERABLE, with_citations=True)
     assert refusal["refusal"] == 1.0 and refusal["key_facts"] is None and refusal["citations_valid"] is None
 
 
 def test_aggregate_skips_missing_values():
-    summary = evaluate.aggregate([{"hit@1": 1.0, "refusal": None}, {"hit@1": 0.0}, {"refusal": 1.0}])
+    summary = aggregate([{"hit@1": 1.0, "refusal": None}, {"hit@1": 0.0}, {"refusal": 1.0}])
     assert summary["hit@1"] == 0.5 and summary["refusal"] == 1.0 and summary["MRR"] is None
 
 
 def test_naive_baseline_pipelines_chunk_and_retrieve(tmp_path):
     (tmp_path / "ports.txt").write_text("EUROGATE 5G campus networks at the ports of Hamburg. " * 40)
     (tmp_path / "tariffs.txt").write_text("A new roaming tariff for travellers in Europe costs 5 euros a day.")
-    query, stats = evaluate.build_baseline(tmp_path, evaluate.DEFAULT_EMBEDDING_MODEL)
+    query, stats = build_baseline(tmp_path, DEFAULT_EMBEDDING_MODEL)
     assert stats["files"] == 2 and stats["chunks"] == 4  # 2,120 characters in 3 cuts of at most 1,000, plus 1
-    [run] = evaluate.run_baseline(query, [{"question": "Where does EUROGATE get 5G campus networks?"}])
+    [run] = run_baseline(query, [{"question": "Where does EUROGATE get 5G campus networks?"}])
     assert len(run["documents"]) == 4
     assert run["documents"][0].meta["file_path"] == "ports.txt"
     assert max(len(document.content) for document in run["documents"]) == 1000
-    assert run["answer"] == run["documents"][0].content[: evaluate.BASELINE_ANSWER_CHARS]
+    assert run["answer"] == run["documents"][0].content[: BASELINE_ANSWER_CHARS]
 
 
 # ---------------------------------------------------------------------------- shared helpers and bench
@@ -234,7 +236,7 @@ def test_standin_streams_cited_answer_on_schedule(standin_url):
     assert 0.25 <= first_token <= 1.0  # --ttft 0.3
     assert 0.6 <= total <= 2.0  # 0.3 s + 34 tokens (all the sources give) at 100/s
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
-    assert evaluate.citations(text)[:2] == [1, 2]
+    assert citations(text)[:2] == [1, 2]
     assert text.startswith("EUROGATE has commissioned Deutsche Telekom. [1] Deutsche Telekom has opened")
     assert {c["model"] for c in chunks} == {"llm-standin"}
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"

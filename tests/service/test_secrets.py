@@ -28,8 +28,8 @@ NOT_SETTINGS = {
     "HF_HUB_OFFLINE": "forced to 1: the model comes from the installed package, never from the hub",
     "TRANSFORMERS_OFFLINE": "forced to 1, as HF_HUB_OFFLINE",
     "HAYHOOKS_STARTUP_DEPLOY_STRATEGY": "forced to sequential: the parallel deploy races (NOTES.md)",
-    "PRESSQA_RUN_DIR": "set by pressqa-serve for its workers (service/workers.py)",
-    "PRESSQA_SUPERVISOR_PID": "set by pressqa-serve for its workers (service/workers.py)",
+    "PRESSQA_RUN_DIR": "set by pressqa-serve for its workers (service/supervisor.py)",
+    "PRESSQA_SUPERVISOR_PID": "set by pressqa-serve for its workers (service/supervisor.py)",
 }
 # Documented variables read by a library rather than by our code.
 READ_BY_LIBRARIES = {
@@ -87,9 +87,9 @@ YAML_PATTERN = r"env_vars:\s*\[([^\]]*)\]"
 
 
 def variables_in_code() -> tuple[set[str], set[str]]:
-    """Variables read by service/, components/, pipelines/ and stores/, and those they only set defaults for."""
+    """Variables read by service/, kit/, components/, pipelines/ and stores/, and those they only set defaults for."""
     read, defaulted = set(), set()
-    for folder in ("service", "components", "pipelines", "stores"):
+    for folder in ("service", "kit", "components", "pipelines", "stores"):
         for path in sorted((REPO / folder).rglob("*")):
             if path.suffix == ".py":
                 text = path.read_text(encoding="utf-8")

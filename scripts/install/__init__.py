@@ -1,0 +1,2 @@
+"""What installing needs and checks: the embedding model (ONNX export), the dependencies' licences, the
+Elasticsearch index template."""

@@ -1,0 +1,1 @@
+"""Elasticsearch: Haystack's Elasticsearch store and retrievers, with the connection from the environment."""

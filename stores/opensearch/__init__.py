@@ -1,0 +1,1 @@
+"""OpenSearch: Haystack's OpenSearch store and retrievers, with the connection from the environment."""

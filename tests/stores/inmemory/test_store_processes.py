@@ -1,0 +1,272 @@
+"""The embedded store under several processes and faults (issue #13 item 2; issue #12 rows 5, 6, 7, 12).
+
+Real processes, real kills (SIGKILL), a real full disk (a small tmpfs; skipped where it cannot be mounted).
+Services index a tiny corpus of real releases so each test stays within seconds of embedding.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from haystack import Document
+from haystack.document_stores.types import DuplicatePolicy
+
+from hardening_support import service_on_copy, tiny_corpus
+
+from components.source_replacing_writer import SourceReplacingWriter
+from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
+from service_process import INDEX_TOKEN, REPO
+
+AUTH = {"Authorization": f"Bearer {INDEX_TOKEN}"}
+VISIBLE_WITHIN_SECONDS = 2.0  # the bound pipelines/index/workers.py states for a write to reach every worker
+NEW_RELEASE = {
+    "name": "9001.txt",
+    "content": "Telekom opens a quokka observatory in Wuppertal\n\nBonn, 1 December 2026. The quokka observatory "
+    "watches marsupials with 5G cameras and is open to schools.",
+}
+
+
+def _chunk(name: str, text: str, emb: list[float] | None = None) -> Document:
+    return Document(content=text, meta={"file_path": name}, embedding=emb or [1.0, 0.0])
+
+
+def _run_python(code: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# --- component level: processes sharing one index file -------------------------------------------------
+
+def test_a_writer_never_loses_another_process_write(tmp_path):
+    """Process B loaded the index before process A wrote to it; B's write keeps A's document."""
+    env = {"PRESSQA_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    store = PersistentInMemoryDocumentStore(index="lost-write", persist_path=str(tmp_path / "i.json"))
+    store.write_documents([_chunk("base.txt", "base")])
+    forget_index("lost-write")
+    # B: load now, wait for A, then write (its memory is one version behind the file)
+    b = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from haystack import Document
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
+        s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.json')!r})
+        print("loaded", flush=True)
+        while not Path({str(tmp_path / 'a-done')!r}).exists():
+            time.sleep(0.01)
+        s.write_documents([Document(content="from b", meta={{"file_path": "b.txt"}}, embedding=[0.0, 1.0])])
+    """)], cwd=REPO, env={**os.environ, **env, "PRESSQA_RELOAD_POLL_SECONDS": "3600"}, stdout=subprocess.PIPE, text=True)
+    assert b.stdout.readline().strip() == "loaded"
+    a = _run_python(f"""
+        from haystack import Document
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
+        s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.json')!r})
+        s.write_documents([Document(content="from a", meta={{"file_path": "a.txt"}}, embedding=[0.0, 1.0])])
+    """, env)
+    assert a.returncode == 0, a.stderr
+    (tmp_path / "a-done").touch()
+    assert b.wait(timeout=60) == 0
+    stored = json.loads((tmp_path / "i.json").read_text())
+    assert sorted(d["content"] for d in stored["documents"]) == ["base", "from a", "from b"]
+    assert stored["version"] == 3
+
+
+def test_a_reader_process_picks_up_a_new_version_without_blocking_searches(tmp_path):
+    path = str(tmp_path / "r.json")
+    reader = PersistentInMemoryDocumentStore(index="reader", persist_path=path)
+    assert reader.count_documents() == 0
+    writer = _run_python(f"""
+        from haystack import Document
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
+        s = PersistentInMemoryDocumentStore(index="reader", persist_path={path!r})
+        s.write_documents([Document(content=f"doc {{i}}", meta={{"file_path": f"{{i}}.txt"}}, embedding=[1.0, 0.0]) for i in range(50)])
+    """, {"PYTHONPATH": str(REPO)})
+    assert writer.returncode == 0, writer.stderr
+    written = time.monotonic()
+    while reader.count_documents() != 50:
+        assert time.monotonic() - written < VISIBLE_WITHIN_SECONDS, "the reader did not load the new version in time"
+        assert isinstance(reader.bm25_retrieval("doc", top_k=1), list)  # searches keep being answered meanwhile
+        time.sleep(0.01)
+    assert reader.version == 1
+    assert len(reader.bm25_retrieval("doc", top_k=5)) == 5
+    forget_index("reader")
+
+
+def test_stale_temporary_files_are_removed_at_start(tmp_path):
+    (tmp_path / "t.json.abc123.tmp").write_bytes(b"")  # what a writer killed mid-write leaves
+    (tmp_path / "t.json.def456.tmp").write_bytes(b'{"documents": [')
+    PersistentInMemoryDocumentStore(index="stale-tmp", persist_path=str(tmp_path / "t.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    forget_index("stale-tmp")
+
+
+def test_replacing_a_release_is_one_version_for_readers(tmp_path):
+    """While a release's 7 chunks are replaced by 7 new ones, a reader sees 7 chunks, never 14 (or 0)."""
+    store = PersistentInMemoryDocumentStore(index="atomic-readers", persist_path=str(tmp_path / "a.json"))
+    writer = SourceReplacingWriter(document_store=store)
+    versions = [[_chunk("10.txt", f"version {v} part {i}") for i in range(7)] for v in range(30)]
+    writer.run(documents=versions[0])
+    seen: set[int] = set()
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.add(len(store.filter_documents({"field": "meta.file_path", "operator": "==", "value": "10.txt"})))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for chunks in versions[1:]:
+            assert writer.run(documents=chunks) == {"documents_written": 7, "documents_removed": 7}
+    finally:
+        done.set()
+        reader.join()
+    assert seen == {7}
+    forget_index("atomic-readers")
+
+
+def test_kill_between_a_release_write_and_its_delete_keeps_one_version(tmp_path):
+    """SIGKILL at the moment the writer would delete the outdated chunks: after the crash the file holds
+    exactly one version of the release (today: old and new chunks both, 14 instead of 7)."""
+    path = str(tmp_path / "k.json")
+    code = f"""
+        import os, signal
+        from haystack import Document
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
+        from components.source_replacing_writer import SourceReplacingWriter
+        store = PersistentInMemoryDocumentStore(index="kill-replace", persist_path={path!r})
+        writer = SourceReplacingWriter(document_store=store)
+        chunks = lambda v: [Document(content=f"{{v}} part {{i}}", meta={{"file_path": "10.txt"}}, embedding=[1.0, 0.0]) for i in range(7)]
+        writer.run(documents=chunks("old"))
+        # the process dies exactly between writing the new chunks and deleting the old ones
+        store.delete_documents = lambda ids: os.kill(os.getpid(), signal.SIGKILL)
+        writer.run(documents=chunks("new"))
+    """
+    result = _run_python(code, {"PYTHONPATH": str(REPO)})
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    stored = json.loads(Path(path).read_text())
+    contents = sorted(d["content"] for d in stored["documents"])
+    assert len(contents) == 7 and {c.split()[0] for c in contents} == {"old"}, contents
+
+
+# --- service level --------------------------------------------------------------------------------------
+
+def test_a_release_indexed_over_rest_is_found_through_every_worker(tmp_path):
+    """Two worker processes: a release posted to one is searchable through both within the bound, and
+    /health in each reports the new index version."""
+    service = service_on_copy(tmp_path / "data", corpus=tiny_corpus(tmp_path / "corpus"), PRESSQA_WORKERS="2").start(timeout=300)
+    try:
+        versions = _versions_by_pid(service.url, 2)
+        assert len(set(versions.values())) == 1, versions  # both serve the same index
+        before = next(iter(versions.values()))
+        reply = httpx.post(f"{service.url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300)
+        assert reply.status_code == 200, reply.text
+        # The reply comes once every worker serves the write (or after the bound): from then on, every
+        # answer of every worker has it.
+        replied = time.monotonic()
+        answers: dict[int, list] = {}
+        while len(answers) < 2 or min(len(a) for a in answers.values()) < 3:
+            health = httpx.get(f"{service.url}/health", timeout=10).json()
+            hits = httpx.post(f"{service.url}/search/run", json={"query": "quokka observatory Wuppertal", "top_k": 1}, timeout=30).json()
+            top = hits["result"]["documents"][0]["meta"]["file_path"] if hits["result"]["documents"] else None
+            answers.setdefault(health["pid"], []).append((health["index"]["version"], top))
+            assert time.monotonic() - replied < 60, f"only workers {sorted(answers)} answered"
+        print(f"answers after the reply, per worker: {answers}")
+        assert all(version > before and top == "9001.txt" for a in answers.values() for version, top in a), answers
+    finally:
+        service.stop()
+
+
+def _versions_by_pid(url: str, workers: int, timeout: float = 60) -> dict[int, int]:
+    """Poll /health until each of `workers` worker processes has answered; pid -> index version."""
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers:
+        health = httpx.get(f"{url}/health", timeout=10).json()
+        seen[health["pid"]] = health["index"]["version"]
+        assert time.monotonic() < deadline, f"only workers {sorted(seen)} answered"
+    return seen
+
+
+def test_a_truncated_index_file_is_moved_aside_and_reported(tmp_path):
+    data = tmp_path / "data"
+    corpus = tiny_corpus(tmp_path / "corpus")
+    service = service_on_copy(data, corpus=corpus, PRESSQA_WORKERS="1").start(timeout=300)
+    try:
+        assert httpx.post(f"{service.url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300).status_code == 200
+    finally:
+        service.stop()
+    index_file = data / "index" / "press-releases.json"
+    whole = index_file.read_bytes()
+    index_file.write_bytes(whole[: len(whole) // 2])
+
+    restarted = service_on_copy(data, corpus=corpus, PRESSQA_WORKERS="1").start(timeout=300)
+    try:
+        health = httpx.get(f"{restarted.url}/health").json()
+        aside = sorted((data / "index").glob("press-releases.json.corrupt-*"))
+        assert len(aside) == 1 and aside[0].read_bytes() == whole[: len(whole) // 2]  # kept, untouched
+        assert health["status"] == "degraded"
+        assert any(str(aside[0]) in problem for problem in health["index"]["problems"]), health
+        assert "INDEX FILE UNREADABLE" in restarted.log_tail(400) and str(aside[0]) in restarted.log_tail(400)
+        # the corpus is indexed again; every pipeline is deployed
+        assert health["index"]["complete"] and health["documents"] > 0
+        assert set(httpx.get(f"{restarted.url}/status").json()["pipelines"]) >= {"ask", "index", "search"}
+        assert httpx.post(f"{restarted.url}/ask/run", json={"query": "EUROGATE ports"}, timeout=60).status_code == 200
+    finally:
+        restarted.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs (root only; skipped elsewhere), unmounted afterwards."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_while_saving_changes_nothing_and_says_why(tmp_path, small_disk):
+    data = tmp_path / "data"
+    service = service_on_copy(data, corpus=tiny_corpus(tmp_path / "corpus"), PRESSQA_WORKERS="1",
+                              PRESSQA_DATA_DIR=str(small_disk)).start(timeout=300)
+    try:
+        url = service.url
+        before = httpx.get(f"{url}/health").json()
+        index_file = small_disk / "index" / "press-releases.json"
+        # fill the disk: what is left is less than the index file needs
+        filler = small_disk / "filler"
+        with filler.open("wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:  # ENOSPC: full
+                pass
+        saved = index_file.read_bytes()
+        reply = httpx.post(f"{url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300)
+        assert reply.status_code == 507, reply.text
+        assert "disk is full" in reply.json()["detail"] and "unchanged" in reply.json()["detail"]
+        files = httpx.post(f"{url}/index/files", files=[("files", ("9002.txt", NEW_RELEASE["content"].encode()))], headers=AUTH, timeout=300)
+        assert files.status_code == 507, files.text
+        after = httpx.get(f"{url}/health").json()
+        assert after["documents"] == before["documents"] and after["index"]["version"] == before["index"]["version"]
+        hits = httpx.post(f"{url}/search/run", json={"query": "quokka observatory Wuppertal", "top_k": 3}).json()["result"]["documents"]
+        assert all(d["meta"]["file_path"] not in ("9001.txt", "9002.txt") for d in hits)
+        assert index_file.read_bytes() == saved and not list(index_file.parent.glob("*.tmp"))
+        # room again: the same request succeeds
+        filler.unlink()
+        assert httpx.post(f"{url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300).status_code == 200
+        assert httpx.get(f"{url}/health").json()["documents"] > before["documents"]
+    finally:
+        service.stop()
