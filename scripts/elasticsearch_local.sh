@@ -67,16 +67,7 @@ EOF
 }
 
 fetch() {
-  command -v mvn >/dev/null || { log "Maven (mvn) is needed"; exit 1; }
-  ensure_tools
-  mkdir -p "$STATE/downloads"
-  if [ ! -x "$HOME_DIR/bin/elasticsearch" ]; then
-    log "fetching org.elasticsearch.distribution.integ-test-zip:elasticsearch:$VERSION from Maven Central"
-    mvn_copy "org.elasticsearch.distribution.integ-test-zip:elasticsearch:$VERSION:zip" "$STATE/downloads"
-    rm -rf "$HOME_DIR.partial" && mkdir -p "$HOME_DIR.partial"
-    unzip -q "$STATE/downloads/elasticsearch-$VERSION.zip" -d "$HOME_DIR.partial"
-    mv "$HOME_DIR.partial/elasticsearch-$VERSION" "$HOME_DIR" && rm -rf "$HOME_DIR.partial"
-  fi
+  fetch_server org.elasticsearch.distribution.integ-test-zip:elasticsearch
   build_compat_module
 }
 
@@ -103,15 +94,10 @@ cluster.routing.allocation.disk.threshold_enabled: false
 EOF
 }
 
-launch() {  # node $1, as $RUN_USER, daemonized; returns when the node has started or failed
-  local n=$1 dir
+launch() {  # node $1
+  local dir
   dir=$(node_dir "$1")
-  (cd "$dir" && setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --clear-groups \
-    env -i PATH=/usr/bin:/bin ES_JAVA_HOME="$(java_home)" ES_PATH_CONF="$dir/config" ES_TMPDIR="$dir/tmp" \
-    "$HOME_DIR/bin/elasticsearch" -d -p "$dir/$PID_FILE" >"$dir/logs/launcher.out" 2>&1) || {
-    log "node es$n did not start:"; grep -v "^warning: \|^WARNING: .*[Ss]ecurity[Mm]anager" "$dir/logs/launcher.out" >&2
-    return 1
-  }
+  launch_node "$1" ES_JAVA_HOME="$(java_home)" ES_PATH_CONF="$dir/config" ES_TMPDIR="$dir/tmp"
 }
 
 apply_template() {  # as the compose deployment's es-setup job does: the template file, the index, the replicas
@@ -128,21 +114,9 @@ apply_template() {  # as the compose deployment's es-setup job does: the templat
   log "index template press-releases* applied (docker/elasticsearch/index-template.json: 3 shards, 1 replica)"
 }
 
-start() {
-  ensure_tools
-  ensure_user
-  locate_state
-  fetch
-  start_nodes
+after_start() {
   apply_template
   log "cluster green: $(curl -s -m 5 "$(node_url 0)/" | tr -d '\n' | grep -o '"number":"[^"]*"\|"tagline":"[^"]*"' | tr '\n' ' ')"
-  urls_line
 }
 
-case "${1:-}" in
-  start) start ;;
-  stop) locate_state; stop_nodes ;;
-  status) locate_state; show_status ;;
-  fetch) ensure_tools; ensure_user; locate_state; fetch ;;
-  *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
-esac
+cluster_main "$@"

@@ -57,6 +57,19 @@ mvn_copy() {  # group:artifact:version[:packaging] into a folder (Maven's local 
     -Dmdep.overWriteIfNewer=true 2>&1) || { log "Maven could not fetch $1: $output"; return 1; }
 }
 
+fetch_server() {  # the integ-test zip "$1" (group:artifact) of $VERSION from Maven Central, unpacked as $HOME_DIR
+  local name=${1##*:}
+  command -v mvn >/dev/null || { log "Maven (mvn) is needed"; exit 1; }
+  ensure_tools
+  mkdir -p "$STATE/downloads"
+  [ -x "$HOME_DIR/bin/$name" ] && return
+  log "fetching $1:$VERSION from Maven Central"
+  mvn_copy "$1:$VERSION:zip" "$STATE/downloads"
+  rm -rf "$HOME_DIR.partial" && mkdir -p "$HOME_DIR.partial"
+  unzip -q "$STATE/downloads/$name-$VERSION.zip" -d "$HOME_DIR.partial"
+  mv "$HOME_DIR.partial/$name-$VERSION" "$HOME_DIR" && rm -rf "$HOME_DIR.partial"
+}
+
 ensure_user() {
   id -u "$RUN_USER" >/dev/null 2>&1 && return
   [ "$(id -u)" = 0 ] || { log "user $RUN_USER is missing and only root can create it"; exit 1; }
@@ -96,6 +109,18 @@ prepare_node_dirs() {  # node $1: its folders, owned by the run user
   dir=$(node_dir "$1")
   mkdir -p "$dir/config" "$dir/data" "$dir/logs" "$dir/tmp"
   cp -r "$HOME_DIR/config/." "$dir/config/"
+}
+
+launch_node() {  # node $1 as $RUN_USER, daemonized, with the engine's variables ($2 …); returns once it started or failed
+  local n=$1 dir
+  dir=$(node_dir "$1")
+  shift
+  (cd "$dir" && setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --clear-groups env -i PATH=/usr/bin:/bin "$@" \
+    "$HOME_DIR/bin/$ENGINE" -d -p "$dir/$PID_FILE" >"$dir/logs/launcher.out" 2>&1) || {
+    log "node $NODE_PREFIX$n did not start:"
+    grep -v "^warning: \|^WARNING: .*[Ss]ecurity[Mm]anager" "$dir/logs/launcher.out" >&2
+    return 1
+  }
 }
 
 wait_for() {  # a health status ("green", "yellow") with all nodes within $2 seconds
@@ -152,4 +177,16 @@ show_status() {  # exit 1 when the cluster does not answer
   curl -s -m 5 "$(node_url 0)/_cluster/health?pretty" || { echo "no answer on $(node_url 0)"; return 1; }
   curl -s -m 5 "$(node_url 0)/_cat/nodes?v&h=name,ip,http_address,heap.max,node.role,master"
   urls_line
+}
+
+after_start() { log "cluster green"; }  # an engine may define its own after sourcing this file
+
+cluster_main() {  # the commands; the engine defines fetch, write_config and launch
+  case "${1:-}" in
+    start) ensure_tools; ensure_user; locate_state; fetch; start_nodes; after_start; urls_line ;;
+    stop) locate_state; stop_nodes ;;
+    status) locate_state; show_status ;;
+    fetch) ensure_tools; ensure_user; locate_state; fetch ;;
+    *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+  esac
 }

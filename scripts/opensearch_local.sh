@@ -75,16 +75,7 @@ EOF
 }
 
 fetch() {
-  command -v mvn >/dev/null || { log "Maven (mvn) is needed"; exit 1; }
-  ensure_tools
-  mkdir -p "$STATE/downloads"
-  if [ ! -x "$HOME_DIR/bin/opensearch" ]; then
-    log "fetching org.opensearch.distribution.integ-test-zip:opensearch:$VERSION from Maven Central"
-    mvn_copy "org.opensearch.distribution.integ-test-zip:opensearch:$VERSION:zip" "$STATE/downloads"
-    rm -rf "$HOME_DIR.partial" && mkdir -p "$HOME_DIR.partial"
-    unzip -q "$STATE/downloads/opensearch-$VERSION.zip" -d "$HOME_DIR.partial"
-    mv "$HOME_DIR.partial/opensearch-$VERSION" "$HOME_DIR" && rm -rf "$HOME_DIR.partial"
-  fi
+  fetch_server org.opensearch.distribution.integ-test-zip:opensearch
   # painless: scripts of update_by_filter, and the k-NN plugin extends it; reindex: _delete_by_query
   # (delete_all_documents / delete_by_filter); analysis-common: the usual analyzers and token filters.
   add_module lang-painless lang-painless org.opensearch.painless.PainlessPlugin "" \
@@ -122,32 +113,10 @@ cluster.routing.allocation.disk.threshold_enabled: false
 EOF
 }
 
-launch() {  # node $1, as $RUN_USER, daemonized; returns when the node has started or failed
-  local n=$1 dir
+launch() {  # node $1
+  local dir
   dir=$(node_dir "$1")
-  (cd "$dir" && setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --clear-groups \
-    env -i PATH=/usr/bin:/bin OPENSEARCH_JAVA_HOME="$(java_home)" OPENSEARCH_PATH_CONF="$dir/config" \
-    OPENSEARCH_TMPDIR="$dir/tmp" \
-    "$HOME_DIR/bin/opensearch" -d -p "$dir/$PID_FILE" >"$dir/logs/launcher.out" 2>&1) || {
-    log "node os$n did not start:"; grep -v "^warning: no-jdk\|^WARNING: .*[Ss]ecurity[Mm]anager" "$dir/logs/launcher.out" >&2
-    return 1
-  }
+  launch_node "$1" OPENSEARCH_JAVA_HOME="$(java_home)" OPENSEARCH_PATH_CONF="$dir/config" OPENSEARCH_TMPDIR="$dir/tmp"
 }
 
-start() {
-  ensure_tools
-  ensure_user
-  locate_state
-  fetch
-  start_nodes
-  log "cluster green"
-  urls_line
-}
-
-case "${1:-}" in
-  start) start ;;
-  stop) locate_state; stop_nodes ;;
-  status) locate_state; show_status ;;
-  fetch) ensure_tools; ensure_user; locate_state; fetch ;;
-  *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
-esac
+cluster_main "$@"

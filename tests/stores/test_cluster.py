@@ -39,7 +39,7 @@ HEADERS = {"Authorization": f"Bearer {INDEX_TOKEN}"}
 class Engine:
     """A local 3-node cluster and the store profile that uses it."""
 
-    name: str            # PRESSQA_STORE, stores/<name>.yml, scripts/<name>_local.sh
+    name: str            # PRESSQA_STORE, stores/<name>/<name>.yml, scripts/<name>_local.sh
     title: str
     url_variable: str    # the profile's hosts secret
     port: int            # node 0's HTTP port; node n has port + n
