@@ -118,6 +118,17 @@ def fallback_note(warning: str | None) -> str:
     return f"> **Note:** {markdown_inert(warning, keep_citations=False)}" if warning else ""
 
 
-def answer_trailer(warning: str | None, sources: list[dict[str, Any]]) -> str:
-    """What follows the answer text: the note (if any), then the source list, each after a blank line."""
-    return "".join(f"\n\n{part}" for part in (fallback_note(warning), sources_text(sources)) if part)
+LOW_CONFIDENCE = ("The sources may not answer this question (the answerability check puts it at {:.0%}): "
+                  "check the cited passages.")
+
+
+def low_confidence_note(answerable: bool | None, answerability: float | None, answer_refuses: bool) -> str:
+    """The visible note for an answer the answerability check doubts; none for an answer that already refuses."""
+    if answerable is not False or answer_refuses:
+        return ""
+    return "> **Note:** " + LOW_CONFIDENCE.format(answerability or 0.0)
+
+
+def answer_trailer(warning: str | None, sources: list[dict[str, Any]], doubt: str = "") -> str:
+    """What follows the answer text: the notes (if any), then the source list, each after a blank line."""
+    return "".join(f"\n\n{part}" for part in (fallback_note(warning), doubt, sources_text(sources)) if part)

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "http://localhost:1416"
 DEFAULT_QUESTIONS = "../shared/eval/dev.jsonl"
+# evaluate.py reports both development sets, each and together (../shared/eval/README.md)
+DEFAULT_QUESTION_SETS = [DEFAULT_QUESTIONS, "../shared/eval/dev2.jsonl"]
 
 
 def repo_path(path: str | Path) -> Path:

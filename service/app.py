@@ -25,8 +25,11 @@ def main() -> None:
     worker processes (default: one per core), as Hayhooks' own `hayhooks run --workers N` does."""
     process.apply_environment_defaults()
     import uvicorn
-    from hayhooks.server.logger import intercept_stdlib_logging
+    from hayhooks.server.logger import intercept_stdlib_logging, log
     from hayhooks.settings import settings
+
+    found, origin = process.embedding_model_origin()
+    (log.info if found else log.error)(origin)
 
     count = supervisor.worker_count()
     os.environ["PRESSQA_WORKERS"] = str(count)

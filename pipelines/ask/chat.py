@@ -6,8 +6,9 @@ Hayhooks serves the route and calls `run_chat_completion` of pipeline_wrapper.py
   the extractive one, then the cited sources as a short numbered list (title, file, date); the Markdown a release
   brings along (links, images, HTML) made inert, so that a chat client neither fetches nor links it;
 - machine-readable, on the completion (or the last stream chunk): `sources` (the cited sources, each with
-  its `number`), `mode` (`llm` or `extractive`), `warning` (why it fell back, or null), `timings_ms`, and
-  `usage` when the LLM reported it;
+  its `number`), `mode` (`llm` or `extractive`), `warning` (why it fell back, or null), `answerable` and
+  `answerability` (whether the sources likely hold the answer; a visible note in the text when not, unless the
+  answer itself says so), `timings_ms`, and `usage` when the LLM reported it;
 - streamed only: before the answer, one chunk per retrieved source carrying an Open WebUI `source` event
   (`event` beside `choices`), so that Open WebUI shows the sources as citations and links [n] to the nth.
 
@@ -25,7 +26,15 @@ from fastapi_openai_compat import ChatCompletion, Choice, Message
 from hayhooks import get_last_user_message
 from pydantic import ValidationError
 
-from kit.citations import MarkdownInertStream, answer_trailer, cited_sources, markdown_inert, source_entry
+from components.extractive_answerer import NOT_FOUND_PREFIX
+from kit.citations import (
+    MarkdownInertStream,
+    answer_trailer,
+    cited_sources,
+    low_confidence_note,
+    markdown_inert,
+    source_entry,
+)
 from kit.queries import excerpt
 
 from .answering import Answerer
@@ -84,7 +93,7 @@ class _Reply:
 
     def completion(self, done: dict[str, Any]) -> ChatCompletion:
         sources = cited_sources(done["answer"], self.documents)
-        text = markdown_inert(done["answer"]) + answer_trailer(done.get("warning"), sources)
+        text = markdown_inert(done["answer"]) + answer_trailer(done.get("warning"), sources, _doubt(done))
         return ChatCompletion(
             id=self.id, object="chat.completion", created=self.created, model=self.model,
             choices=[Choice(index=0, message=Message(role="assistant", content=text), finish_reason="stop")],
@@ -111,7 +120,7 @@ class _Reply:
         finally:
             await events.aclose()  # a client that went away ends the LLM request too
         sources = cited_sources(done["answer"], self.documents)
-        trailer = inert.end() + answer_trailer(done.get("warning"), sources)
+        trailer = inert.end() + answer_trailer(done.get("warning"), sources, _doubt(done))
         if trailer:
             yield self._chunk(trailer)
         yield self._chunk("", finish_reason="stop", usage=done.get("usage"), **self._extras(done, sources))
@@ -126,7 +135,14 @@ class _Reply:
     @staticmethod
     def _extras(done: dict[str, Any], sources: list[dict[str, Any]]) -> dict[str, Any]:
         return {"sources": sources, "mode": done["mode"], "warning": done.get("warning"),
+                "answerable": done.get("answerable"), "answerability": done.get("answerability"),
                 "timings_ms": done.get("timings_ms")}
+
+
+def _doubt(done: dict[str, Any]) -> str:
+    """The low-confidence note, unless the answer already says that the releases do not hold it."""
+    return low_confidence_note(done.get("answerable"), done.get("answerability"),
+                               done["answer"].startswith(NOT_FOUND_PREFIX))
 
 
 def open_webui_source_event(number: int, document: dict[str, Any]) -> dict[str, Any]:
