@@ -4,6 +4,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"  # nothing leaves the machine from a test either (kit/process.py)
 
 import pytest  # noqa: E402
 from service_process import CORPUS, INDEX_TOKEN, ServiceProcess  # noqa: E402

@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", default=DEFAULT_URL, help="service base URL (default: %(default)s)")
     parser.add_argument("--questions", nargs="+", default=DEFAULT_QUESTION_SETS,
                         help="eval sets (default: %(default)s); relative paths from the repo root")
-    parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--limit", type=int, help="only the first N questions of each set")
     parser.add_argument("--ask-top-k", type=int, default=5, help="top_k sent to /ask/run (default: %(default)s)")
     parser.add_argument(
         "--baseline", action=argparse.BooleanOptionalAction, default=True, help="also run the naive baseline"

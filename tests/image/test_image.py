@@ -369,7 +369,7 @@ def test_two_replicas_behind_nginx_lose_no_request_when_one_is_killed(image, ope
         shutil.copy(release, corpus / release.name)
     stores = tmp_path / "stores"
     shutil.copytree(REPO / "stores", stores)
-    profile = stores / "opensearch.yml"
+    profile = stores / "opensearch" / "opensearch.yml"
     assert "index: press-releases\n" in profile.read_text()
     profile.write_text(profile.read_text().replace("index: press-releases\n", f"index: {index}\n"))
 
