@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import multiprocessing
 import os
@@ -23,6 +24,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,15 +35,27 @@ TARGET_HEALTH_P99_MS = 200.0
 
 
 def probe(url: str, seconds: float, every: float, results: multiprocessing.Queue) -> None:
-    """GET /health every `every` seconds for `seconds`, a new connection each time; puts [(ms, status), …]."""
+    """GET /health every `every` seconds for `seconds`, a new connection each time; puts [(ms, status), …].
+
+    A plain `http.client` connection, as a load balancer's check: `httpx.get` builds a client and its TLS context per
+    call, ~47 ms of the prober's own CPU per probe here (p50 49 ms against 1.9 ms on an idle service), which the
+    first measurement counted as /health's latency."""
+    target = urlsplit(url)
+    connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
     samples = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         started = time.perf_counter()
+        connection = connection_class(target.hostname, target.port, timeout=10)
         try:
-            status = httpx.get(f"{url}/health", timeout=10).status_code
-        except httpx.HTTPError as error:
+            connection.request("GET", f"{target.path}/health")
+            reply = connection.getresponse()
+            reply.read()
+            status = reply.status
+        except (OSError, http.client.HTTPException) as error:
             status = type(error).__name__
+        finally:
+            connection.close()
         samples.append(((time.perf_counter() - started) * 1000, status))
         time.sleep(max(0.0, every - (time.perf_counter() - started)))
     results.put(samples)
