@@ -15,6 +15,10 @@ DEFAULT_URL = "http://localhost:1416"
 DEFAULT_QUESTIONS = "../shared/eval/dev.jsonl"
 # evaluate.py reports both development sets, each and together (../shared/eval/README.md)
 DEFAULT_QUESTION_SETS = [DEFAULT_QUESTIONS, "../shared/eval/dev2.jsonl"]
+# Load clients reuse a kept-alive connection for at most this long: the service closes idle ones after 5 s
+# (service/http/timeouts.py), and a client reusing one just as the server closes it reads a reset (httpx's own
+# default is the same 5 s; 5 ReadErrors in 740 searches of one 50-client run). Shorter, as a load balancer's.
+CLIENT_KEEPALIVE_SECONDS = 4.0
 
 
 def repo_path(path: str | Path) -> Path:

@@ -40,6 +40,7 @@ import httpx
 from tqdm import tqdm
 
 from scripts.measure_common import (
+    CLIENT_KEEPALIVE_SECONDS,
     DEFAULT_QUESTIONS,
     DEFAULT_URL,
     load_questions,
@@ -330,7 +331,8 @@ async def benchmark(args: argparse.Namespace, eval_questions: list[str]) -> dict
             yield text
 
     questions = recorded()
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency,
+                           keepalive_expiry=CLIENT_KEEPALIVE_SECONDS)
     async with httpx.AsyncClient(base_url=args.url, timeout=args.timeout, limits=limits) as client:
         health = service_readiness(args.url)
         print(

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from scripts.benchmarks.bench import question_variants
-from scripts.measure_common import DEFAULT_QUESTIONS, load_questions, percentile, require_loopback
+from scripts.measure_common import CLIENT_KEEPALIVE_SECONDS, DEFAULT_QUESTIONS, load_questions, percentile, require_loopback
 
 TARGET_HEALTH_P99_MS = 200.0
 
@@ -67,7 +67,8 @@ async def load(args: argparse.Namespace) -> dict:
     without_retry_after = 0
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients,
+                           keepalive_expiry=CLIENT_KEEPALIVE_SECONDS)
     deadline = time.monotonic() + args.seconds
     async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=60, limits=limits) as client:
 

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from scripts.benchmarks.bench import question_variants
-from scripts.measure_common import DEFAULT_QUESTIONS, is_loopback_url, load_questions, percentile
+from scripts.measure_common import CLIENT_KEEPALIVE_SECONDS, DEFAULT_QUESTIONS, is_loopback_url, load_questions, percentile
 
 ENDPOINTS = ("search", "ask", "stream", "dropped", "chat", "chatstream", "mcp")
 DEFAULT_MIX = "search=3,ask=1,stream=1,dropped=2,chat=2,chatstream=1,mcp=2"
@@ -253,7 +253,8 @@ async def soak(args: argparse.Namespace, pid: int | None) -> dict:
     counts = Counts()
     questions = question_variants([item["question"] for item in load_questions(args.questions)], seed=args.seed)
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients,
+                           keepalive_expiry=CLIENT_KEEPALIVE_SECONDS)
     async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=args.timeout, limits=limits) as client:
         started = time.monotonic()
         stop = asyncio.Event()

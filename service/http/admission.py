@@ -23,8 +23,10 @@ from service.http.gate import access_of
 
 MAX_ACTIVE_ENV = "PRESSQA_MAX_ACTIVE_REQUESTS"
 MAX_STREAMS_ENV = "PRESSQA_MAX_STREAMS"
-# Measured with scripts/benchmarks/load_refusal.py (README, Results): on 2 cores with 2 workers 8 active requests
-# per worker keep /health's p99 under 200 ms while 50 clients search; search throughput is that of no limit.
+# scripts/health_under_load.py, 50 clients searching, 2 workers on 2 cores (README, Security and limits): the excess
+# is refused with 503 + Retry-After and nothing else fails. /health's p99 was 313 ms with 8 and 694 ms with 2 on a
+# machine other work loaded to a load average of 10-18 (74 ms with no search at all): that run cannot tell the two
+# apart, so 8 stays until a quiet machine does (backlog).
 DEFAULT_MAX_ACTIVE = 8
 # An LLM answer streams for seconds while holding no thread: streams are cheap, but each holds a socket and memory.
 DEFAULT_MAX_STREAMS = 32

@@ -63,3 +63,18 @@ def test_short_soak_has_no_errors(indexed_service, tmp_path):
         assert report["endpoints"][endpoint]["ok"] > 0, endpoint
     assert report["overall"]["p95_ms"] is not None
     assert len(report["memory"]["samples"]) >= 10 and report["memory"]["end_mib"] > 0
+
+
+def test_health_under_load_probes_and_counts_against_the_service(indexed_service, tmp_path):
+    """scripts/health_under_load.py for a few seconds against the session's service: every /health probe (a plain
+    connection per probe, its own process) answered 200, every search answered or refused with 503 + Retry-After,
+    the report complete. The 50-client figures are README's (Security and limits)."""
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "health_under_load.py"), "--url", indexed_service.url, "--clients", "4",
+         "--seconds", "4", "--out", "health.json"], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "health.json").read_text())
+    assert report["health"]["probes"] >= 10 and report["health"]["failed"] == 0, report["health"]
+    assert report["health"]["p99_ms"] is not None
+    assert report["searches"]["statuses"].get("200", 0) > 0 and set(report["searches"]["statuses"]) <= {"200", "503"}

@@ -89,7 +89,7 @@ def wait_for_log(service, text: str, timeout: float = 10) -> str:
 def test_a_declared_100_mb_body_is_refused_before_it_is_read(gated_service, path, headers, status):
     """Content-Length says 100 MB, not one byte of it is sent: the reply comes at once (a server that read
     or waited for the body would time out), 401 without the token, 413 with it."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Type: application/json\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Type: application/json\r\n"
             f"Content-Length: 100000000\r\n")
     code, reply, seconds = raw_request(gated_service.url, head)
     print(f"{path}: {code} after {seconds * 1000:.0f} ms")
@@ -304,6 +304,10 @@ def test_cors_is_off_by_default(gated_service):
 # ---------------------------------------------------------------------------- in-process: the app's wiring
 
 
+# A host name the service answers to (TestClient's default `testserver` is refused: 400, DNS rebinding).
+LOCAL = "http://localhost"
+
+
 @pytest.fixture
 def app_with(monkeypatch):
     """create_app() with these environment variables (no lifespan: no pipelines deployed, nothing loaded)."""
@@ -327,7 +331,7 @@ def test_a_route_mounted_after_create_app_is_behind_the_token(app_with):
 
     app = app_with(PRESSQA_READ_TOKEN=READ_TOKEN)
     app.mount("/mcp", Starlette(routes=[Route("/", lambda request: PlainTextResponse("tools"), methods=["GET", "POST"])]))
-    client = TestClient(app)
+    client = TestClient(app, base_url=LOCAL)
     assert client.post("/mcp/", json={"jsonrpc": "2.0"}).status_code == 401
     assert client.post("/mcp/", json={"jsonrpc": "2.0"}, headers=READ).text == "tools"
     assert client.post("/mcp/", content=b'{"x": NaN}', headers=READ | JSON).status_code == 422
@@ -337,7 +341,7 @@ def test_a_route_mounted_after_create_app_is_behind_the_token(app_with):
 def test_cors_allows_only_the_configured_origins(app_with):
     from starlette.testclient import TestClient
 
-    client = TestClient(app_with(PRESSQA_CORS_ORIGINS="https://intranet.example, https://wiki.example"))
+    client = TestClient(app_with(PRESSQA_CORS_ORIGINS="https://intranet.example, https://wiki.example"), base_url=LOCAL)
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
     allowed = client.options("/search/run", headers={"Origin": "https://wiki.example", **preflight})
     assert allowed.headers.get("access-control-allow-origin") == "https://wiki.example"
@@ -348,6 +352,6 @@ def test_cors_allows_only_the_configured_origins(app_with):
 def test_env_limits_are_read(app_with):
     from starlette.testclient import TestClient
 
-    client = TestClient(app_with(PRESSQA_MAX_BODY_BYTES="100"))
+    client = TestClient(app_with(PRESSQA_MAX_BODY_BYTES="100"), base_url=LOCAL)
     assert client.post("/search/run", content=b"x" * 101).status_code == 413
     assert "100" in client.post("/search/run", content=b"x" * 101).json()["detail"]
