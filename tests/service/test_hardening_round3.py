@@ -60,7 +60,7 @@ def with_llm(tmp_path_factory):
     with running_standin("--ttft", "1.0", "--tokens-per-second", "40", "--tokens", "60", port=port):
         service = service_on_copy(
             data_dir, corpus=tiny_corpus(data_dir / "corpus"), PRESSQA_WORKERS="1", PRESSQA_MAX_STREAMS=str(MAX_STREAMS),
-            OPENAI_API_KEY="sk-test-round3-0123456789", OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
+            OPENAI_API_KEY="standin", OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
             PRESSQA_LLM_MODEL="llm-standin",
         ).start(timeout=300)
         try:
