@@ -4,7 +4,6 @@ The corpus is written here: a small vocabulary so that many documents share term
 postings), documents without content, without embedding and with a zero embedding.
 """
 
-import json
 import threading
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from haystack import Document
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
-from stores.inmemory.index_file import IndexNotSavedError
+from stores.inmemory.index_file import IndexFile, IndexNotSavedError
 from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
 
 WORDS = "telekom fiber network campus 5g port hamburg cloud quantum tariff euro price bonn magenta".split()
@@ -41,7 +40,7 @@ def stores(tmp_path):
     created = []
 
     def make(**kwargs):
-        ours = PersistentInMemoryDocumentStore(index=f"search-{len(created)}", persist_path=str(tmp_path / f"{len(created)}.json"), **kwargs)
+        ours = PersistentInMemoryDocumentStore(index=f"search-{len(created)}", persist_path=str(tmp_path / f"{len(created)}.sqlite"), **kwargs)
         created.append(ours.index)
         return ours, InMemoryDocumentStore(shared=False, **kwargs)
 
@@ -98,9 +97,9 @@ def test_update_by_filter_is_saved_as_a_new_version(stores):
     selected = {"field": "meta.year", "operator": "==", "value": 2021}
     assert store.update_by_filter(selected, {"reviewed": True, "year": 2021}) == 2
     assert store.version == version + 1
-    saved = json.loads(store.resolved_path.read_text())
-    assert saved["version"] == version + 1
-    assert sum(d["meta"].get("reviewed") is True for d in saved["documents"]) == 2
+    saved = IndexFile(store.resolved_path).read()
+    assert saved.version == version + 1
+    assert sum(d.document.meta.get("reviewed") is True for d in saved.documents) == 2
     forget_index(store.index)  # a new process, from the same file
     fresh = PersistentInMemoryDocumentStore(index=store.index, persist_path=store.persist_path)
     assert fresh.version == version + 1
@@ -112,7 +111,7 @@ def test_a_failed_save_of_update_by_filter_changes_nothing(stores, monkeypatch):
     store, _ = stores()
     store.write_documents(_corpus(n=10))
     served = store.filter_documents()
-    saved, version = store.resolved_path.read_bytes(), store.version
+    saved, version = IndexFile(store.resolved_path).read().haystack_documents(), store.version
 
     def full(*args, **kwargs):
         raise IndexNotSavedError(28, "The index could not be saved: the disk is full")
@@ -123,10 +122,10 @@ def test_a_failed_save_of_update_by_filter_changes_nothing(stores, monkeypatch):
     assert all("reviewed" not in d.meta for d in served)  # the documents readers held are untouched
     assert all("reviewed" not in d.meta for d in store.filter_documents())
     assert all("reviewed" not in d.meta for d in store.storage.values())  # nor is the memory the next change starts from
-    assert store.version == version and store.resolved_path.read_bytes() == saved
+    assert store.version == version and IndexFile(store.resolved_path).read().haystack_documents() == saved
     monkeypatch.undo()
     store.write_documents([Document(content="after the disk has room again")])
-    assert sum("reviewed" in d["meta"] for d in json.loads(store.resolved_path.read_text())["documents"]) == 0
+    assert sum("reviewed" in d.document.meta for d in IndexFile(store.resolved_path).read().documents) == 0
 
 
 @pytest.mark.parametrize("change", [
@@ -146,7 +145,7 @@ def test_every_mutator_goes_through_the_change_hook(stores, monkeypatch, change)
     version = store.version
     change(store, docs)
     assert calls and store.version == version + 1
-    assert json.loads(store.resolved_path.read_text())["version"] == version + 1
+    assert IndexFile(store.resolved_path).read().version == version + 1
 
 
 def test_haystacks_read_helpers_see_the_served_version_during_a_change(stores):
@@ -174,4 +173,4 @@ def test_haystacks_read_helpers_see_the_served_version_during_a_change(stores):
 
 def test_a_store_not_shared_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ValueError, match="shared=True"):
-        PersistentInMemoryDocumentStore(index="not-shared", persist_path=str(tmp_path / "n.json"), shared=False)
+        PersistentInMemoryDocumentStore(index="not-shared", persist_path=str(tmp_path / "n.sqlite"), shared=False)
