@@ -41,6 +41,8 @@ import numpy as np
 from haystack import Document
 
 FORMAT = "pressqa-index/2"
+# The write-ahead log is cut back to this after a checkpoint (it would otherwise keep its largest size).
+WAL_SIZE_LIMIT = 16 * 2**20
 # Deletions older than this many versions are forgotten: a reader further behind loads the index whole.
 KEEP_DELETIONS_FOR = 1000
 
@@ -172,6 +174,7 @@ class IndexFile:
         connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         return connection
 
     @contextmanager
@@ -284,7 +287,9 @@ class IndexFile:
             if now == stamp:
                 return StoredChanges(version, now)
             deleted = frozenset(row[0] for row in connection.execute("SELECT id FROM deletions WHERE version > ?", (version,)))
-            rows = connection.execute("SELECT body, embedding FROM documents WHERE version > ? ORDER BY seq", (version,)).fetchall()
+            # by the version index, sorted here: with ORDER BY, SQLite may walk the whole table in `seq` order
+            rows = sorted(connection.execute("SELECT seq, body, embedding FROM documents WHERE version > ?", (version,)).fetchall())
+            rows = [(body, blob) for _, body, blob in rows]
             try:
                 written = tuple(StoredDocument(_document(body), _vector(blob)) for body, blob in rows)
             except (ValueError, KeyError, TypeError) as error:
@@ -384,6 +389,11 @@ class IndexFile:
         with self._connection() as connection, sqlite3.connect(target) as copy:
             connection.backup(copy)
         copy.close()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file and cut it back (SQLite does this on its own as the log grows)."""
+        with self._connection() as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def size_on_disk(self) -> int:
         """Bytes of the file and its write-ahead log."""

@@ -497,6 +497,12 @@ class PersistentInMemoryDocumentStore(InMemoryDocumentStore):
         self._validate_filters(filters)
         return len(self._snapshot().filter_rows(filters, self.strict_datetime_comparison))
 
+    def meta_value_counts(self, fields: list[str]) -> dict[tuple[Any, ...], int]:
+        """How many documents hold each combination of values of these meta fields (None where missing), e.g.
+        chunks per (file_path, title): what /releases and the start-up corpus difference need, without
+        reading every document. Kept up to date by each change (costs what changed)."""
+        return self._snapshot().meta_value_counts(tuple(fields))
+
     def get_metadata_field_min_max(self, metadata_field: str) -> dict[str, Any]:
         """Smallest and largest value of a metadata field (Haystack's semantics): from the field's column
         when all its values are integers, else Haystack's own scan."""

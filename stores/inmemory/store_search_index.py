@@ -133,6 +133,7 @@ class StoreSearchIndex:
         self.version = version
         self.columns = columns or FilterColumns(self)
         self._documents: tuple[Document, ...] | None = None
+        self._groups: dict[tuple[str, ...], Counter] = {}  # meta_value_counts, made on first use, then carried
 
     # --- one version from documents, or from the version before and a change ---------------------
 
@@ -162,10 +163,13 @@ class StoreSearchIndex:
         rows = list(self.rows)
         row_of = dict(self.row_of)
         content_docs, content_tokens = self.content_docs, self.content_tokens
+        groups = {fields: Counter(counts) for fields, counts in self._groups.items()}
+        removed: list[Document] = []
         for doc_id in deleted:
             row = row_of.pop(doc_id, None)
             if row is None:
                 continue
+            removed.append(self.rows[row])  # type: ignore[arg-type]
             alive[row] = False
             rows[row] = None
             if self.rows[row].content is not None:  # type: ignore[union-attr]
@@ -177,12 +181,19 @@ class StoreSearchIndex:
             if before is None or before.content != doc.content:
                 raise ValueError(f"document {doc.id} changed its content in place: write it anew instead")
             rows[row] = replace(doc, embedding=before.embedding)  # a vector of another length stays on it
+            removed.append(before)
+        for fields, counts in groups.items():
+            _count(counts, fields, removed, -1)
+            _count(counts, fields, replaced, +1)
         changed = StoreSearchIndex(tuple(rows), alive, row_of, self.postings, self.doc_lengths, content_docs,
                                    content_tokens, self.vectors, self.has_embedding, version,
                                    self.columns if not replaced else None)
         if not replaced:
             changed.columns = self.columns.carried_to(changed)
         result = changed._appended(list(inserted), stats, version) if inserted else changed
+        for fields, counts in groups.items():
+            _count(counts, fields, [d.document for d in inserted], +1)
+            result._groups[fields] = +counts  # without the combinations no document holds any more
         dead = len(result.rows) - len(result.row_of)
         if dead >= _MIN_DEAD and dead > _COMPACT_SHARE * len(result.rows):
             return result.compacted()
@@ -254,9 +265,11 @@ class StoreSearchIndex:
         rows = tuple(self.rows[r] for r in live)
         matrix = _Rows(self.vectors.buffer.shape[1], int(len(live) * 1.25) + 64)
         matrix = matrix.extended(0, self.vectors.buffer[live])
-        return StoreSearchIndex(rows, np.ones(len(live), dtype=bool), {d.id: i for i, d in enumerate(rows)}, postings,  # type: ignore[union-attr]
-                                self.doc_lengths[live], self.content_docs, self.content_tokens, matrix,
-                                self.has_embedding[live], self.version)
+        compact = StoreSearchIndex(rows, np.ones(len(live), dtype=bool), {d.id: i for i, d in enumerate(rows)}, postings,  # type: ignore[union-attr]
+                                   self.doc_lengths[live], self.content_docs, self.content_tokens, matrix,
+                                   self.has_embedding[live], self.version)
+        compact._groups = self._groups
+        return compact
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -271,6 +284,17 @@ class StoreSearchIndex:
     def by_id(self) -> Mapping[str, Document]:
         """The live documents by id, read-only (without their vectors)."""
         return _LiveDocuments(self)
+
+    def meta_value_counts(self, fields: tuple[str, ...]) -> dict[tuple[Any, ...], int]:
+        """How many documents hold each combination of values of these meta fields (None where missing).
+
+        Counted once, then carried from version to version by what changed (as the search index itself)."""
+        counts = self._groups.get(fields)
+        if counts is None:
+            counts = Counter()
+            _count(counts, fields, self.documents, +1)
+            self._groups[fields] = counts
+        return dict(counts)
 
     @property
     def avg_doc_len(self) -> float:
@@ -383,6 +407,19 @@ class StoreSearchIndex:
             return candidates
         mask = self.columns.mask(filters, self.alive, strict)
         return candidates[mask[candidates]]
+
+
+def _count(counts: Counter, fields: tuple[str, ...], documents: Iterable[Document], sign: int) -> None:
+    for doc in documents:
+        counts[tuple(_hashable(doc.meta.get(f)) for f in fields)] += sign
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 def _split(document: Document) -> StoredDocument:
