@@ -152,6 +152,14 @@ class StoreSearchIndex:
         the index (a compaction now and then aside)."""
         if cleared:
             return StoreSearchIndex.build(inserted, stats, version)
+        # a document written again is a delete and an insert, whether or not the caller listed its id; written
+        # twice in one change, the later one counts (Haystack's store moves it to the end each time)
+        last: dict[str, StoredDocument] = {}
+        for stored in inserted:
+            last.pop(stored.document.id, None)
+            last[stored.document.id] = stored
+        inserted = list(last.values())
+        deleted = set(deleted) | {doc_id for doc_id in last if doc_id in self.row_of}
         if self.vectors.buffer.shape[1] == 0 and any(d.embedding is not None for d in inserted):
             # the first vectors of this index: the matrix gets its width now, so build it whole
             gone = set(deleted)

@@ -67,6 +67,8 @@ def _indexer():
 
 def index_corpus(corpus: Path, log: Path, batch_size: int) -> int:
     indexer = _indexer()
+    from kit.timings import collect_timings
+
     missing, changed = indexer.corpus_difference(corpus)
     todo = sorted(missing + changed, key=natural)
     store = indexer.document_store
@@ -74,11 +76,12 @@ def index_corpus(corpus: Path, log: Path, batch_size: int) -> int:
     with tqdm(total=len(todo), unit="release", desc=f"Indexing {corpus.name}") as bar:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            started = time.perf_counter()
-            status = indexer.index(batch, label=str(corpus))
-            seconds = time.perf_counter() - started
+            with collect_timings() as stages:
+                started = time.perf_counter()
+                status = indexer.index(batch, label=str(corpus))
+                seconds = time.perf_counter() - started
             _append(log, {"files": len(batch), "seconds": round(seconds, 3), "chunks": status.chunks_written,
-                          "documents": store.count_documents()})
+                          "documents": store.count_documents(), "stages_ms": stages})
             bar.update(len(batch))
     return 0
 
