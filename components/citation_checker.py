@@ -76,6 +76,7 @@ class CitationChecker:
         min_similarity: float = 0.75,
         min_lexical_with_similarity: float = 0.3,
         max_seq_length: int = 256,
+        local_files_only: bool = False,
     ) -> None:
         """
         :param model: Sentence-transformers model for the embedding check; None: lexical check only.
@@ -83,6 +84,7 @@ class CitationChecker:
         :param min_similarity: Cosine similarity to one of the source's sentences that counts as support...
         :param min_lexical_with_similarity: ...when the lexical support is also at least this.
         :param max_seq_length: Tokens per sentence the model reads (MiniLM was trained on 256).
+        :param local_files_only: Load the model from the local Hugging Face cache only, never asking a hub.
         """
         for name, value in (("min_lexical", min_lexical), ("min_similarity", min_similarity),
                             ("min_lexical_with_similarity", min_lexical_with_similarity)):
@@ -93,6 +95,7 @@ class CitationChecker:
         self.min_similarity = min_similarity
         self.min_lexical_with_similarity = min_lexical_with_similarity
         self.max_seq_length = max_seq_length
+        self.local_files_only = local_files_only
         self._encoder = None
 
     def warm_up(self) -> None:
@@ -100,7 +103,7 @@ class CitationChecker:
         if self.model and self._encoder is None:
             from sentence_transformers import SentenceTransformer
 
-            self._encoder = SentenceTransformer(self.model, device="cpu")
+            self._encoder = SentenceTransformer(self.model, device="cpu", local_files_only=self.local_files_only)
             self._encoder.max_seq_length = self.max_seq_length
 
     def _embed(self, texts: list[str]) -> np.ndarray:

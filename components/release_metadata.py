@@ -53,7 +53,8 @@ class ReleaseMetadataExtractor:
     The releases carry no title, URL or publication date fields: a few start with a headline, the rest
     run straight into the lead. This component sets:
     - `title`: the first paragraph when it is headline-short (no closing full stop), otherwise the
-      release's first sentence, shortened to `max_title_words`;
+      release's first sentence, shortened to `max_title_words` and `max_title_chars` (a word counts
+      once however long it is: a 999,000-character line without spaces was a title of that length);
     - `dates`: ISO dates the text mentions (`YYYY-MM-DD`, or `YYYY-MM` where only a month is named),
       newest first;
     - `year`: the most recent year the release speaks of as a date (from `dates`, else from plain years
@@ -74,15 +75,25 @@ class ReleaseMetadataExtractor:
     ```
     """
 
-    def __init__(self, max_title_words: int = 14, latest_year: int | None = None) -> None:
+    def __init__(self, max_title_words: int = 14, latest_year: int | None = None, max_title_chars: int = 150) -> None:
         """
         :param max_title_words: Longest title, in words; longer first sentences are cut with "…".
         :param latest_year: Ignore years after this one (future targets); defaults to the current year.
+        :param max_title_chars: Longest title, in characters (with the "…" of a cut).
         """
         self.max_title_words = max_title_words
         self.latest_year = latest_year
+        self.max_title_chars = max_title_chars
 
     def _title(self, text: str) -> str:
+        title = self._title_by_words(text)
+        if len(title) <= self.max_title_chars:
+            return title
+        cut = title[: self.max_title_chars - 2]
+        space = cut.rfind(" ")
+        return (cut[:space] if space > self.max_title_chars // 2 else cut).rstrip(" ,;:…") + " …"
+
+    def _title_by_words(self, text: str) -> str:
         first_paragraph = text.strip().split("\n", 1)[0].strip()
         words = first_paragraph.split()
         if 0 < len(words) <= self.max_title_words and not first_paragraph.endswith((".", ":")):

@@ -20,7 +20,10 @@ class SourceReplacingWriter:
     Haystack's `DocumentWriter` only writes: it never removes the chunks an edit made obsolete.
 
     Input: `documents` (chunks with `meta.<source_field>`). Outputs: `documents_written`,
-    `documents_removed`. Works with any document store that supports filters.
+    `documents_removed`, and `releases`: what happened to each release, `added` (it had no chunks),
+    `unchanged` (its chunks were already these) or `replaced`, so that a reply can say so per release.
+    A release that sent no chunk (its text cleaned to nothing) never reaches the writer: the caller knows
+    what it sent. Works with any document store that supports filters.
 
     ### Usage example
 
@@ -33,7 +36,7 @@ class SourceReplacingWriter:
     writer = SourceReplacingWriter(document_store=InMemoryDocumentStore(), source_field="file_path")
     writer.run(documents=[Document(content="First text.", meta={"file_path": "1.txt"})])
     result = writer.run(documents=[Document(content="Edited text.", meta={"file_path": "1.txt"})])
-    # result: {"documents_written": 1, "documents_removed": 1}
+    # result: {"documents_written": 1, "documents_removed": 1, "releases": {"1.txt": "replaced"}}
     ```
     """
 
@@ -63,13 +66,14 @@ class SourceReplacingWriter:
             init_params["policy"] = DuplicatePolicy[init_params["policy"]]
         return default_from_dict(cls, data)
 
-    @component.output_types(documents_written=int, documents_removed=int)
-    def run(self, documents: list[Document]) -> dict[str, int]:
+    @component.output_types(documents_written=int, documents_removed=int, releases=dict[str, str])
+    def run(self, documents: list[Document]) -> dict[str, Any]:
         """
         Write `documents`, then delete the other chunks of the same releases.
 
         :param documents: Chunks to write.
-        :returns: `documents_written` and `documents_removed` (outdated chunks deleted).
+        :returns: `documents_written`, `documents_removed` (outdated chunks deleted) and `releases` (release ->
+            `added`, `unchanged` or `replaced`).
         """
         transaction = getattr(self.document_store, "transaction", None)
         if transaction is None:
@@ -77,16 +81,24 @@ class SourceReplacingWriter:
         with transaction():
             return self._replace(documents)
 
-    def _replace(self, documents: list[Document]) -> dict[str, int]:
-        written = self.document_store.write_documents(documents=documents, policy=self.policy)
+    def _replace(self, documents: list[Document]) -> dict[str, Any]:
         sources = sorted({doc.meta[self.source_field] for doc in documents if self.source_field in doc.meta})
-        if not sources:
-            return {"documents_written": written, "documents_removed": 0}
-        new_ids = {doc.id for doc in documents}
-        existing = self.document_store.filter_documents(
-            filters={"field": f"meta.{self.source_field}", "operator": "in", "value": sources}
-        )
-        stale = [doc.id for doc in existing if doc.id not in new_ids]
+        before: dict[str, set[str]] = {source: set() for source in sources}
+        if sources:
+            for doc in self.document_store.filter_documents(
+                filters={"field": f"meta.{self.source_field}", "operator": "in", "value": sources}
+            ):
+                before[doc.meta[self.source_field]].add(doc.id)
+        written = self.document_store.write_documents(documents=documents, policy=self.policy)
+        new_ids: dict[str, set[str]] = {source: set() for source in sources}
+        for doc in documents:
+            if self.source_field in doc.meta:
+                new_ids[doc.meta[self.source_field]].add(doc.id)
+        stale = [doc_id for source in sources for doc_id in before[source] - new_ids[source]]
         if stale:
             self.document_store.delete_documents(stale)
-        return {"documents_written": written, "documents_removed": len(stale)}
+        releases = {
+            source: "added" if not before[source] else "unchanged" if before[source] == new_ids[source] else "replaced"
+            for source in sources
+        }
+        return {"documents_written": written, "documents_removed": len(stale), "releases": releases}

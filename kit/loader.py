@@ -5,6 +5,7 @@ import importlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -134,6 +135,14 @@ def load_pipeline(folder: str, name: str, overrides: Callable[[str, type, dict[s
     return SuperComponent(pipeline=pipeline, input_mapping=inputs, output_mapping=outputs)
 
 
+def _raised_by_filter_comparison(error: BaseException | None) -> bool:
+    """A TypeError from Haystack's filter code comparing a document's value with the filter's: a field kit.queries
+    does not know, e.g. '>' between a list and a number."""
+    return isinstance(error, TypeError) and any(
+        Path(frame.f_code.co_filename).match("haystack/utils/filters.py") for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
+
+
 def run_timed(pipeline: SuperComponent, total_stage: str, **inputs: Any) -> dict[str, Any]:
     """`pipeline.run(**inputs)` with `timings_ms` (each component's ms, and the whole run as `total_stage`).
 
@@ -177,4 +186,8 @@ def _filter_errors_as_422() -> Iterator[None]:
     except PipelineRuntimeError as error:
         if isinstance(error.__cause__, FilterError):
             raise HTTPException(status_code=422, detail=f"Malformed filters: {error.__cause__}") from None
+        if _raised_by_filter_comparison(error.__cause__):
+            raise HTTPException(status_code=422, detail=(
+                f"Malformed filters: a comparison cannot be applied to the values the field holds ({error.__cause__})."
+            )) from None
         raise

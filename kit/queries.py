@@ -27,6 +27,13 @@ MAX_FILTER_DEPTH = int(os.environ.get("PRESSQA_MAX_FILTER_DEPTH") or 6)
 MAX_ECHO_CHARS = 80  # of a bad value quoted back in a 4xx reply
 _LOGICAL = {"AND", "OR", "NOT"}
 _COMPARISON = {"==", "!=", ">", ">=", "<", "<=", "in", "not in"}
+_ORDERING = {">", ">=", "<", "<="}
+# What the fields every chunk carries hold (docs/api.md, the document shape), for the ordering comparisons: Haystack's
+# in-memory filter answered '>' on a list with a TypeError (a 500) and '>' on a text or a number with a string
+# value with "Strings are only comparable if they are ISO formatted dates", also when the value was one.
+_NUMBER_FIELDS = {"meta.year", "meta.split_id", "meta.split_idx_start"}
+_LIST_FIELDS = {"meta.dates"}
+_TEXT_FIELDS = {"content", "id", "meta.title", "meta.file_path"}
 
 def limited_repr(**limits: int) -> reprlib.Repr:
     """A `reprlib.Repr` with these limits (maxstring, maxlist …): a repr of bounded length."""
@@ -136,7 +143,21 @@ def _filter_problem(node: Any, depth: int, count: list[int] | None = None) -> st
             return f"'{operator}' needs a list 'value'"
         if isinstance(value, list) and len(value) > MAX_FILTER_VALUES:
             return f"the list 'value' on '{field}' has {len(value)} items; the limit is {MAX_FILTER_VALUES}"
-        if operator in {">", ">=", "<", "<="} and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
-            return f"'{operator}' needs a number, date or string 'value'"
+        if operator in _ORDERING:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                return f"'{operator}' needs a number, date or string 'value'"
+            return _ordering_problem(field, operator, value)
         return None
     return f"unknown operator {excerpt(operator)!r}"
+
+
+def _ordering_problem(field: str, operator: str, value: int | float | str) -> str | None:
+    """Why `field operator value` cannot order the fields kit.queries knows, or None."""
+    if field in _LIST_FIELDS:
+        return (f"'{field}' holds a list (every date a release mentions), which '{operator}' cannot order; "
+                "compare 'meta.year' for a range of years")
+    if field in _TEXT_FIELDS:
+        return f"'{field}' holds text, which '{operator}' cannot order; '{operator}' compares numbers, e.g. 'meta.year'"
+    if field in _NUMBER_FIELDS and isinstance(value, str):
+        return f"'{field}' holds a number: compare it with a number, not {excerpt(value)!r}"
+    return None

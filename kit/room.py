@@ -19,7 +19,7 @@ class PipelineWrapper(Room):  # pipelines/<name>/pipeline_wrapper.py
         self.routes = APIRouter(tags=["service"])  # served beside /<name>/run
         self.routes.add_api_route("/<name>/extra", self.extra, methods=["POST"])
 
-    def health(self) -> dict:
+    def readiness(self) -> dict:
         return {"<name>": "ready"}
 ```
 """
@@ -33,14 +33,14 @@ from kit.tools import McpTool
 
 
 class Room(BasePipelineWrapper):
-    """A Hayhooks pipeline wrapper that declares its routes, its part of /health, its work after deploy and its
-    MCP tools. Each has a default that adds nothing."""
+    """A Hayhooks pipeline wrapper that declares its routes, its part of the readiness view (/ready), its work after
+    deploy and its MCP tools. Each has a default that adds nothing."""
 
     # Routes beside Hayhooks' /<name>/run, set in `setup()`: the shell includes them once every room is deployed.
     routes: APIRouter | None = None
 
-    def health(self) -> dict[str, Any]:
-        """This room's part of `/health` (merged into the reply, rooms in name order)."""
+    def readiness(self) -> dict[str, Any]:
+        """This room's part of `/ready` (merged into the reply, rooms in name order): no absolute path, no pid."""
         return {}
 
     def after_deploy(self) -> None:

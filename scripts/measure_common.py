@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "http://localhost:1416"
 DEFAULT_QUESTIONS = "../shared/eval/dev.jsonl"
+# evaluate.py reports both development sets, each and together (../shared/eval/README.md)
+DEFAULT_QUESTION_SETS = [DEFAULT_QUESTIONS, "../shared/eval/dev2.jsonl"]
 
 
 def repo_path(path: str | Path) -> Path:
@@ -53,6 +55,20 @@ def percentile(values: list[float], q: float) -> float | None:
     rank = (len(ordered) - 1) * q / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def service_readiness(url: str, headers: dict[str, str] | None = None, timeout: float = 10) -> dict[str, Any]:
+    """The service's readiness view (answer mode, documents …): `/ready`, or `/health` for a release before issue
+    #21 (the measurements compare releases), whose /health held the same. SystemExit when unreachable."""
+    import httpx
+
+    try:
+        reply = httpx.get(f"{url}/ready", headers=headers, timeout=timeout)
+        if reply.status_code == 404:
+            reply = httpx.get(f"{url}/health", headers=headers, timeout=timeout)
+        return reply.raise_for_status().json()
+    except httpx.HTTPError as error:
+        raise SystemExit(f"service not reachable at {url}: {error}") from error
 
 
 def free_port() -> int:

@@ -25,8 +25,11 @@ def main() -> None:
     worker processes (default: one per core), as Hayhooks' own `hayhooks run --workers N` does."""
     process.apply_environment_defaults()
     import uvicorn
-    from hayhooks.server.logger import intercept_stdlib_logging
+    from hayhooks.server.logger import intercept_stdlib_logging, log
     from hayhooks.settings import settings
+
+    found, origin = process.embedding_model_origin()
+    (log.info if found else log.error)(origin)
 
     count = supervisor.worker_count()
     os.environ["PRESSQA_WORKERS"] = str(count)
@@ -36,6 +39,8 @@ def main() -> None:
         # that never imports torch, Haystack or the pipelines (~550 MiB less resident memory).
         os.execv(sys.executable, [sys.executable, "-m", "service.supervisor", settings.host, str(settings.port),
                                   str(settings.graceful_shutdown_timeout)])
+    from service.http.timeouts import KEEP_ALIVE_SECONDS, HeadTimeoutProtocol
+
     intercept_stdlib_logging(settings.intercepted_loggers, access_log_excluded_path_prefixes=settings.access_log_excluded_path_prefixes)
     uvicorn.run(
         "service.app:create_app",
@@ -44,4 +49,6 @@ def main() -> None:
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=settings.graceful_shutdown_timeout,
+        http=HeadTimeoutProtocol,  # a request head must arrive in time (service/http/timeouts.py)
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )

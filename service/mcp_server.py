@@ -7,8 +7,11 @@ The tools are those the rooms declare (`Room.mcp_tools()`, kit/room.py), read-on
 
 Built on Hayhooks' MCP support: `hayhooks.server.utils.mcp_utils.create_starlette_app` supplies the
 transport (the MCP SDK's stateless streamable-HTTP session manager and its lifespan), whose `/mcp`
-endpoint is mounted here and whose lifespan runs inside the service's; the read token is checked by
-`service.http.gate`, as for every route.
+endpoint is mounted here and whose lifespan runs inside the service's; the read token, the Host and the Origin
+are checked by `service.http.gate`, as for every route. Replies are plain JSON (`json_response`): a call's
+work ends with its reply, which the admission limit counts (service/http/admission.py). `GET /mcp` answers
+405: a stateless server has nothing to send on its own, and each GET held an event stream open for ever (500
+of them: +40 MB, 500 sockets); the MCP spec lets a server without that stream answer 405.
 Hayhooks' own tool server (`create_mcp_server`, what `hayhooks mcp run` serves) is not used: it lists
 every pipeline under its pipeline name with its REST input (the index pipeline too) and adds its
 deploy/undeploy/status tools (deploy loads code; the REST service removed those routes for that reason).
@@ -28,6 +31,7 @@ from hayhooks.server.utils.mcp_utils import create_starlette_app
 from mcp import types
 from mcp.server.lowlevel import Server
 from pydantic import ValidationError
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from kit.tools import McpTool
@@ -80,19 +84,24 @@ def create_mcp_server(tools: dict[str, McpTool]) -> Server:
 
 class _AsgiEndpoint:
     """The transport's handler as an ASGI app object: Starlette's `Route` would take a bare function for a
-    request handler that answers GET only (MCP clients POST)."""
+    request handler that answers GET only (MCP clients POST). GET, the server's own event stream, is 405."""
 
     def __init__(self, handler: Callable) -> None:
         self.handler = handler
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("method") == "GET":
+            reply = JSONResponse({"detail": "This MCP server is stateless and sends nothing on its own: POST to /mcp."},
+                                 status_code=405, headers={"Allow": "POST, DELETE"})
+            await reply(scope, receive, send)
+            return
         await self.handler(scope, receive, send)
 
 
 def mount_mcp(app: FastAPI, tools: dict[str, McpTool]) -> None:
     """Serve `tools` over MCP at /mcp on `app` (streamable HTTP, every method), its session manager running in
     `app`'s lifespan."""
-    mcp_app = create_starlette_app(create_mcp_server(tools))
+    mcp_app = create_starlette_app(create_mcp_server(tools), json_response=True)
     endpoint = next(r.app for r in mcp_app.routes if isinstance(r, Mount) and r.path == MCP_PATH)
     # a Route, not a Mount: a Mount answers /mcp with a redirect to /mcp/, which not every client follows
     app.router.routes.append(Route(MCP_PATH, endpoint=_AsgiEndpoint(endpoint), include_in_schema=False))

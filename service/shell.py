@@ -1,12 +1,13 @@
 """The app shell: Hayhooks' app (it deploys every room of pipelines/) behind one gate, plus what belongs to no
-room: /health, the page, /v1/models, /mcp. It serves what each room (pipelines/<name>/pipeline_wrapper.py, a
-`kit.room.Room`) declares: its extra routes (`routes`), its part of /health (`health()`), its work after deploy
-(`after_deploy()`) and its MCP tools (`mcp_tools()`).
+room: /health (liveness), /ready (readiness), the page, /v1/models, /mcp. It serves what each room
+(pipelines/<name>/pipeline_wrapper.py, a `kit.room.Room`) declares: its extra routes (`routes`), its part of /ready
+(`readiness()`), its work after deploy (`after_deploy()`) and its MCP tools (`mcp_tools()`).
 
 Built by `service.app.create_app()`, which applies the process settings first (kit/process.py).
 """
 
 import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,8 +26,10 @@ from kit.run_folder import announce_served
 from kit.tools import McpTool
 from service import supervisor
 from service.chat_models import offer_only_chat_models
+from service.http.admission import AdmissionLimit
 from service.http.errors import short_validation_error
 from service.http.gate import RequestGate
+from service.http.hosts import cors_origins
 from service.http.security_headers import SecurityHeaders
 from service.log_hygiene import configure_logging
 from service.mcp_server import mount_mcp
@@ -39,7 +42,8 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 # - the OpenAI Files stubs (/v1/files, /files) read a whole upload into memory and store nothing (no wrapper
 #   implements run_file_upload); the Responses API (/v1/responses, /responses) answers 501 for every pipeline.
 _REMOVED_ROUTES = ("/deploy", "/undeploy", "/draw", "/v1/files", "/files", "/v1/responses", "/responses")
-CORS_ORIGINS_ENV = "PRESSQA_CORS_ORIGINS"
+# Tells the worker processes apart in /ready (clients and tests poll until every worker answered); not the pid.
+WORKER_ID = secrets.token_hex(4)
 
 
 def _without_removed_routes(routes: list[Any], prefix: str = "") -> list[Any]:
@@ -62,19 +66,16 @@ def _without_removed_routes(routes: list[Any], prefix: str = "") -> list[Any]:
     return kept
 
 
-def _cors_origins() -> list[str]:
-    """Origins allowed to call the API from a browser page of theirs (PRESSQA_CORS_ORIGINS, comma-separated)."""
-    return [o.strip() for o in os.environ.get(CORS_ORIGINS_ENV, "").split(",") if o.strip()]
-
-
 def _add_middleware(app: FastAPI) -> None:
     """CORS (only when configured) outermost, so preflights are answered and refusals carry CORS headers; then
-    Hayhooks' request ids; then security headers; then the gate (token, body limit) right before the routes."""
+    Hayhooks' request ids; then security headers; then the admission limit (503 at once when the worker is busy);
+    then the gate (host, token, body limit) right before the routes."""
     hayhooks_middleware = [m for m in app.user_middleware if m.cls is not CORSMiddleware]  # its default: any origin
-    origins = _cors_origins()
+    origins = cors_origins()
     cors = [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                        allow_headers=["Authorization", "Content-Type"], max_age=600)] if origins else []
-    app.user_middleware[:] = [*cors, *hayhooks_middleware, Middleware(SecurityHeaders), Middleware(RequestGate)]
+    app.user_middleware[:] = [*cors, *hayhooks_middleware, Middleware(SecurityHeaders), Middleware(AdmissionLimit),
+                              Middleware(RequestGate)]
 
 
 class PipelinesNotDeployedError(RuntimeError):
@@ -137,12 +138,20 @@ def build_app() -> FastAPI:
 
     @app.get("/health", tags=["service"])
     async def health() -> dict:
+        """Liveness: this worker's event loop answers. Open (a load balancer's check carries no token), minimal, and
+        fast under load: no index or pipeline work on its path, and the admission limit never refuses it."""
         # async: answered on the event loop, never queued behind requests that hold the worker threads
-        """Liveness and readiness: documents indexed, index version and completeness, answer mode,
-        indexing progress (in any worker); `pid` names the worker that answers. Each room adds its part."""
-        reply: dict[str, Any] = {"status": "ok", "pid": os.getpid()}
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["service"])
+    def ready() -> dict:
+        """Readiness, behind the read token: documents indexed, index version, problems and completeness, answer
+        mode, indexing progress (in any worker); `worker` tells the worker that answers from the others (an opaque
+        id, not its pid). No absolute path, no pid. Each room adds its part."""
+        # a plain def, in a worker thread: a search cluster's count is a network call, kept off the event loop
+        reply: dict[str, Any] = {"status": "ok", "worker": WORKER_ID}
         for room in _rooms(app):
-            reply.update(room.health())
+            reply.update(room.readiness())
         if (reply.get("index") or {}).get("problems"):
             reply["status"] = "degraded"
         return reply

@@ -43,11 +43,14 @@ def supervise(host: str, port: int, graceful_shutdown_timeout: int) -> None:
     factory, a run folder for them, removed at exit. Imports nothing heavy: workers load the service."""
     import uvicorn
 
+    from service.http.timeouts import KEEP_ALIVE_SECONDS, HeadTimeoutProtocol
+
     folder = tempfile.mkdtemp(prefix="pressqa-run-")
     os.environ[RUN_DIR_ENV] = folder
     try:
         uvicorn.run("service.app:create_app", factory=True, workers=worker_count(), host=host, port=port,
-                    log_config=None, timeout_graceful_shutdown=graceful_shutdown_timeout)
+                    log_config=None, timeout_graceful_shutdown=graceful_shutdown_timeout,
+                    http=HeadTimeoutProtocol, timeout_keep_alive=KEEP_ALIVE_SECONDS)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -4,6 +4,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"  # nothing leaves the machine from a test either (kit/process.py)
 
 import pytest  # noqa: E402
 from service_process import CORPUS, INDEX_TOKEN, ServiceProcess  # noqa: E402
@@ -31,23 +32,70 @@ def service_url(indexed_service) -> str:
     return indexed_service.url
 
 
-def pytest_collection_modifyitems(config, items):
-    """Deselect (never skip silently) the tests marked `elasticsearch` when no Elasticsearch is configured.
+# The local Elasticsearch cluster of scripts/elasticsearch_local.sh (HTTP 9220-9222 unless moved).
+LOCAL_ELASTICSEARCH = [f"http://127.0.0.1:{int(os.environ.get('ELASTICSEARCH_LOCAL_PORT', 9220)) + n}" for n in range(3)]
 
-    Elasticsearch cannot run on these machines (Elastic's Maven build lacks the `GET /` and
-    `_delete_by_query` modules: docs/scaling.md); .github/workflows/elasticsearch.yml runs them against
-    elasticsearch:8.19 with ELASTICSEARCH_URL set. The local cluster suite is tests/stores/opensearch/test_opensearch_cluster.py.
-    """
-    if os.environ.get("ELASTICSEARCH_URL"):
+
+# Elasticsearch tests that need a module Elastic's integ-test build lacks (name prefix: module, why).
+NEEDS_MODULE = {
+    "test_update_by_filter": ("reindex", "update_by_filter sends `_update_by_query`, served by the reindex module"),
+    "test_get_metadata_field_unique_values_search_term": ("lang-painless", "its search_term is a painless script query"),
+}
+
+
+def _elasticsearch_modules(url: str) -> set[str] | None:
+    """The modules the cluster's nodes loaded, or None when nothing answers as Elasticsearch at `url`."""
+    import httpx
+
+    try:
+        reply = httpx.get(url.split(",")[0].strip() + "/_nodes", params={"filter_path": "nodes.*.modules.name"}, timeout=5)
+        nodes = reply.json()["nodes"] if reply.headers.get("x-elastic-product") == "Elasticsearch" else None
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+    return None if nodes is None else {m["name"] for node in nodes.values() for m in node.get("modules", [])}
+
+
+def _deselect(config, items, chosen, message: str) -> None:
+    """Deselect `chosen` (never skip silently) and print why."""
+    if not chosen:
         return
-    deselected = [item for item in items if item.get_closest_marker("elasticsearch")]
-    if deselected:
-        items[:] = [item for item in items if not item.get_closest_marker("elasticsearch")]
-        config.hook.pytest_deselected(items=deselected)
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        message = (f"deselected {len(deselected)} Elasticsearch tests: ELASTICSEARCH_URL is not set (they run in "
-                   ".github/workflows/elasticsearch.yml; no Elasticsearch can run here, see docs/scaling.md)")
-        if reporter:
-            reporter.write_line(message, yellow=True)
-        else:
-            print(message)
+    items[:] = [item for item in items if item not in chosen]
+    config.hook.pytest_deselected(items=chosen)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    message = f"deselected {len(chosen)} {message}"
+    if reporter:
+        reporter.write_line(message, yellow=True)
+    else:
+        print(message)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Point the `elasticsearch`-marked tests at a real Elasticsearch, or deselect them with the reason printed.
+
+    ELASTICSEARCH_URL names the cluster; unset, the local one of scripts/elasticsearch_local.sh is used when it
+    answers (scripts/test.sh starts it). Without either, they are deselected, except under CI=true, where they
+    run and fail with the reason. Against the local cluster (Elastic's integ-test build, whose missing `GET /`
+    and `_delete_by_query` a test scaffold supplies) the tests that need a module it lacks (NEEDS_MODULE:
+    update_by_filter, a painless script query) are deselected with that reason.
+    """
+    elastic = [item for item in items if item.get_closest_marker("elasticsearch")]
+    if not elastic:
+        return
+    url = os.environ.get("ELASTICSEARCH_URL")
+    if not url and _elasticsearch_modules(LOCAL_ELASTICSEARCH[0]) is not None:
+        url = os.environ["ELASTICSEARCH_URL"] = ",".join(LOCAL_ELASTICSEARCH)
+    modules = _elasticsearch_modules(url) if url else None
+    if modules is None:
+        if os.environ.get("CI") == "true":
+            return  # their fixtures fail, naming what is missing
+        where = f"nothing answers as Elasticsearch at ELASTICSEARCH_URL ({url})" if url else (
+            f"ELASTICSEARCH_URL is not set and no local cluster answers on {LOCAL_ELASTICSEARCH[0]}")
+        _deselect(config, items, elastic, f"Elasticsearch tests: {where}; start one with "
+                                          "`bash scripts/elasticsearch_local.sh start`")
+        return
+    for prefix, (module, why) in NEEDS_MODULE.items():
+        if module not in modules:
+            chosen = [item for item in elastic if item.name.startswith(prefix)]
+            _deselect(config, items, chosen, f"{prefix}* tests: {why}, and this Elasticsearch has no {module} module "
+                                             "(Elastic's integ-test build, scripts/elasticsearch_local.sh; Elastic's "
+                                             "distribution has it)")

@@ -18,7 +18,7 @@ INDEX_TOKEN = "test-index-token"
 
 
 INHERITED_NEVER = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "PRESSQA_READ_TOKEN", "PRESSQA_STORE", "PRESSQA_STORES_DIR",
-                   "OPENSEARCH_URL", "HAYHOOKS_PIPELINES_DIR"}
+                   "OPENSEARCH_URL", "ELASTICSEARCH_URL", "HAYHOOKS_PIPELINES_DIR"}
 
 
 class ServiceProcess:
@@ -45,7 +45,7 @@ class ServiceProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 900, until_indexed: bool = True) -> "ServiceProcess":
-        """Start and wait for /health (and, with `until_indexed`, for indexing at start to finish)."""
+        """Start and wait for /ready (and, with `until_indexed`, for indexing at start to finish)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -57,14 +57,20 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                health = httpx.get(self.url + "/health", timeout=5).json()
-                if not until_indexed or (health["documents"] > 0 and not health["indexing"]["running"]):
+                ready = self.ready(timeout=5)
+                if not until_indexed or (ready["documents"] > 0 and not ready["indexing"]["running"]):
                     return self
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(1)
         self.stop()
         raise TimeoutError(f"service not ready after {timeout} s:\n{self.log_tail()}")
+
+    def ready(self, timeout: float = 10) -> dict:
+        """The readiness view (/ready), with the read token when the service has one."""
+        token = self.env.get("PRESSQA_READ_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(self.url + "/ready", headers=headers, timeout=timeout).raise_for_status().json()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

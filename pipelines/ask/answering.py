@@ -76,7 +76,8 @@ class Answerer:
 
     async def aanswer(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
         """The whole answer at once: `answer`, `mode`, `documents`, `warning`, `timings_ms`, `usage`,
-        `interpreted_filters`, `unsupported_citations`. Waiting for the LLM holds no thread."""
+        `interpreted_filters`, `unsupported_citations`, `answerable`, `answerability`. Waiting for the LLM holds no
+        thread."""
         reply: dict[str, Any] = {}
         async for event, data in self.astream(query, top_k, filters):
             if event == "sources":
@@ -99,7 +100,7 @@ class Answerer:
         yield "sources", _sources_event(documents, self.mode, interpreted)
 
         warning, usage = None, None
-        outcome: dict[str, Any] = {}
+        outcome: dict[str, Any] = {"answerable": False, "answerability": 0.0}
         if not documents:
             answer, mode = NOT_FOUND, self.mode
             yield "delta", {"text": answer}
@@ -109,16 +110,18 @@ class Answerer:
             answer, usage, warning = outcome["answer"], outcome["usage"], outcome["warning"]
             mode = "llm" if warning is None else "extractive"
         else:
-            answer, mode = await run_in_threadpool(self._extract, query, documents, timings), "extractive"
+            outcome.update(await run_in_threadpool(self._extract, query, documents, timings))
+            answer, mode = outcome["answer"], "extractive"
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
         yield "done", _done_event(answer, mode, warning, timings, usage, interpreted, outcome)
 
-    def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> str:
+    def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> dict[str, Any]:
+        """extract.yml's `answer`, `answerable` and `answerability`."""
         with collect_timings() as extract_timings:
-            answer = self.extract.run(query=query, documents=documents)["answer"]
+            result = self.extract.run(query=query, documents=documents)
         timings.update(extract_timings)
-        return answer
+        return {key: result[key] for key in ("answer", "answerable", "answerability")}
 
     async def _generate(self, query: str, documents: list[Document], deliver: Callable[[tuple], None]) -> None:
         """Run generate.yml on the LLM loop, handing ("delta", text), then ("result", …) or ("error", …) to
@@ -131,7 +134,7 @@ class Answerer:
         try:
             with collect_timings() as generate_timings:
                 result = await self.generate.run_async(query=query, documents=documents, streaming_callback=on_chunk)
-            deliver(("result", (result["replies"], generate_timings, result.get("unsupported_citations"))))
+            deliver(("result", (result["replies"], generate_timings, result)))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # any LLM fault (timeout, 401, 429, 5xx, malformed reply) degrades
@@ -141,7 +144,7 @@ class Answerer:
         self, query: str, documents: list[Document], timings: dict[str, float], deadline: float, outcome: dict
     ) -> AsyncIterator[Event]:
         """Stream the LLM's answer; on a fault or past the deadline, the extractive answer and a warning. The
-        answer, usage and warning go into `outcome`."""
+        answer, usage, warning and answerability go into `outcome`."""
         events: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
@@ -159,11 +162,12 @@ class Answerer:
         finally:
             future.cancel()
         if state.answer is not None:
-            outcome.update(answer=state.answer, usage=state.usage, warning=None, unsupported_citations=state.unsupported)
+            outcome.update(answer=state.answer, usage=state.usage, warning=None, unsupported_citations=state.unsupported,
+                           **state.answerability)
             return
-        answer = await run_in_threadpool(self._extract, query, documents, timings)
-        yield "delta", {"text": ("\n\n" if state.streamed else "") + answer}
-        outcome.update(answer=answer, usage=None, warning=state.warning())
+        outcome.update(await run_in_threadpool(self._extract, query, documents, timings))
+        yield "delta", {"text": ("\n\n" if state.streamed else "") + outcome["answer"]}
+        outcome.update(usage=None, warning=state.warning())
 
 
 class _LlmState:
@@ -176,6 +180,7 @@ class _LlmState:
         self.answer: str | None = None
         self.usage: dict | None = None
         self.unsupported: list = []  # sentences whose citation does not support them
+        self.answerability: dict[str, Any] = {}  # generate.yml's answerability check
 
     @property
     def finished(self) -> bool:
@@ -198,14 +203,15 @@ class _LlmState:
             cause = _root_cause(payload)
             self.problem = f"the language model failed ({type(cause).__name__}: {_short(cause)})"
             return None
-        replies, generate_timings, unsupported = payload
+        replies, generate_timings, result = payload
         timings.update(generate_timings)
         text = (replies[0].text or "").strip() if replies else ""
         if not text:
             self.problem = "the language model returned an empty reply"
             return None
         self.answer, self.usage = text, (replies[0].meta or {}).get("usage")
-        self.unsupported = unsupported or []
+        self.unsupported = result.get("unsupported_citations") or []
+        self.answerability = {key: result[key] for key in ("answerable", "answerability") if key in result}
         return None
 
     def warning(self) -> str:
@@ -242,6 +248,10 @@ def _done_event(
         "interpreted_filters": interpreted,  # the period the question names (search.yml's `period`)
         # LLM answers: the sentences whose [n] does not support them (generate.yml's `citation_check`)
         "unsupported_citations": checked.get("unsupported_citations", []) if mode == "llm" else [],
+        # whether the sources likely hold the answer, and that probability (the answerability check of
+        # extract.yml / generate.yml); an extractive answer refuses when False
+        "answerable": bool(checked.get("answerable", False)),
+        "answerability": round(float(checked.get("answerability", 0.0)), 3),
     }
 
 

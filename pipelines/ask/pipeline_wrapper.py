@@ -18,7 +18,7 @@ from kit.room import Room
 from kit.tools import McpTool
 
 from .answering import Answerer
-from .chat import chat_completion, question_of
+from .chat import chat_completion, check_options, question_of
 from .mcp_tool import ask_tool
 from .request import AskRequest, TopK
 
@@ -50,6 +50,7 @@ class PipelineWrapper(Room):
         self, model: str, messages: list[dict], body: dict
     ) -> ChatCompletion | AsyncIterator[ChatCompletion]:
         """Answer the last user message with its cited sources and, when it fell back, a note (chat.py)."""
+        check_options(body)
         return await chat_completion(self.answerer, model, question_of(messages), stream=bool(body.get("stream")))
 
     async def ask_stream(self, body: AskRequest) -> EventSourceResponse:
@@ -60,8 +61,8 @@ class PipelineWrapper(Room):
         first = await anext(events)
         return EventSourceResponse(_sse(first, events), headers={"Cache-Control": "no-cache"})
 
-    def health(self) -> dict[str, Any]:
-        """This room's part of /health."""
+    def readiness(self) -> dict[str, Any]:
+        """This room's part of /ready."""
         return {"answer_mode": self.answerer.mode, "llm_model": self.answerer.llm_model}
 
     def mcp_tools(self) -> list[McpTool]:

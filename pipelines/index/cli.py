@@ -29,8 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=len(files), unit="file", desc="Indexing") as bar:
         status = indexer.index(files, label=str(folder), on_batch=bar.update)
     print(
-        f"Indexed {status.files_done} files in {status.seconds:.1f} s: {status.chunks_written} chunks written, "
-        f"{status.chunks_removed} outdated removed, {indexer.document_store.count_documents()} in the store."
+        f"Indexed {status.files_done - status.files_rejected} files in {status.seconds:.1f} s: {status.chunks_written} chunks "
+        f"written, {status.chunks_removed} outdated removed, {indexer.document_store.count_documents()} in the store."
     )
-    return 0
+    for rejected in (r for r in status.releases if r["result"] == "rejected"):
+        print(f"pressqa-index: not indexed: {rejected['release']}: {rejected['reason']}", file=sys.stderr)
+    return 1 if status.files_rejected else 0
 

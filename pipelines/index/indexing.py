@@ -4,6 +4,7 @@ holds that the index does not (missing or changed releases, found by a content h
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +27,11 @@ logger = logging.getLogger(__name__)
 # Chunk meta naming the SHA-256 of the release text it came from: start-up indexing compares it with
 # the files on disk to find releases missing or changed (e.g. after a kill mid-indexing).
 CONTENT_HASH_FIELD = "content_sha256"
+# Why a release that reached no chunk was not indexed (index.yml's writer reports only what it wrote).
+REJECTED_EMPTY = ("no text is left after cleaning (only whitespace, invisible characters or text the cleaner removes, "
+                  "such as the cookie-banner sentence); nothing of it was indexed, and an indexed version is kept")
+# The label of start-up indexing in the status (the folder's absolute path is the operator's, not the reply's).
+STARTUP_SOURCE = "corpus folder (start-up)"
 
 
 # A store without a version (a search cluster) is read whole to know what it holds: /health does that at most
@@ -44,21 +50,32 @@ def corpus_dir() -> Path:
 
 @dataclass
 class IndexingStatus:
-    """Progress of the running (or last) indexing job, as /health reports it."""
+    """Progress of the running (or last) indexing job, as the readiness view reports it; `releases` says per
+    release what happened (the index routes' reply)."""
 
     running: bool = False
     files_done: int = 0
     files_total: int = 0
+    files_rejected: int = 0
     chunks_written: int = 0
     chunks_removed: int = 0
     error: str | None = None
     seconds: float = 0.0
     source: str = ""
-    pid: int = field(default_factory=os.getpid)
+    releases: list[dict] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        """The status as a JSON-ready dict."""
-        return asdict(self)
+        """The progress as a JSON-ready dict (without the per-release list: a job may hold 500)."""
+        return {k: v for k, v in asdict(self).items() if k != "releases"}
+
+    def record(self, sent: list[str], outcomes: dict[str, str]) -> None:
+        """One batch's outcome per release: the writer's (`added`, `unchanged`, `replaced`), or `rejected` for a
+        release that reached no chunk."""
+        for name in sent:
+            outcome = outcomes.get(name)
+            self.releases.append({"release": name, "result": outcome} if outcome else
+                                 {"release": name, "result": "rejected", "reason": REJECTED_EMPTY})
+            self.files_rejected += outcome is None
 
 
 @contextmanager
@@ -106,12 +123,13 @@ class Indexer:
                         raise _not_saved(error) or error
                     self.status.chunks_written += result["documents_written"]
                     self.status.chunks_removed += result["documents_removed"]
+                    self.status.record([b.meta["file_path"] for b in batch], result.get("releases") or {})
                     self.status.files_done += len(batch)
                     workers.share_indexing_status(self.status.as_json())
                     if on_batch:
                         on_batch(len(batch))
             except Exception as error:
-                self.status.error = f"{type(error).__name__}: {error}"
+                self.status.error = without_paths(f"{type(error).__name__}: {error}")
                 raise
             finally:
                 # running until every worker serves the result: a client that waits for `running` to end
@@ -192,14 +210,15 @@ class Indexer:
         """For /health: is every release of the corpus folder indexed as it is on disk?"""
         folder = corpus_dir()
         missing, changed = self.corpus_difference(folder, max_age=_CLUSTER_SCAN_SECONDS)
-        return {"complete": not missing and not changed, "folder": str(folder), "missing": len(missing), "changed": len(changed)}
+        return {"complete": not missing and not changed, "missing": len(missing), "changed": len(changed)}
 
     def index_corpus_at_start(self) -> threading.Thread | None:
         """Index, in the background, what is missing or changed in `corpus_dir()`; searches work meanwhile.
 
-        Runs in one worker only. Idempotent: after a kill mid-indexing the next start resumes with the
-        releases not yet indexed. PRESSQA_INDEX_AT_START=0 turns this off (service replicas of a shared
-        store leave indexing to one job).
+        One worker at a time, holding the start-up claim (workers.py); the others wait for it and check again,
+        so that a worker that died mid-indexing is taken over (by a survivor or its respawned successor).
+        Idempotent: after a kill mid-indexing the next holder resumes with the releases not yet indexed.
+        PRESSQA_INDEX_AT_START=0 turns this off (service replicas of a shared store leave indexing to one job).
         """
         folder = corpus_dir()
         if os.environ.get("PRESSQA_INDEX_AT_START", "1") == "0":
@@ -208,23 +227,34 @@ class Indexer:
             if self.document_store.count_documents() == 0:
                 logger.warning("The index is empty and %s holds no .txt files: nothing to index at start.", folder)
             return None
-        if not workers.win_startup_indexing():
-            return None
-        missing, changed = self.corpus_difference(folder)
-        if not missing and not changed:
-            logger.info("The index holds every release of %s as it is on disk: nothing to index at start.", folder)
-            return None
-        logger.info("Indexing at start: %d releases missing, %d changed in %s", len(missing), len(changed), folder)
-
-        def run() -> None:
-            try:
-                self.index(sorted(missing + changed), label=str(folder))
-            except Exception:
-                logger.exception("Indexing %s at start failed", folder)
-
-        thread = threading.Thread(target=run, name="initial-indexing", daemon=True)
+        thread = threading.Thread(target=self._index_corpus_when_claimed, args=(folder,), name="initial-indexing",
+                                  daemon=True)
         thread.start()
         return thread
+
+    def _index_corpus_when_claimed(self, folder: Path) -> None:
+        try:
+            with workers.startup_indexing_claim():
+                missing, changed = self.corpus_difference(folder)
+                if not missing and not changed:
+                    logger.info("The index holds every release of %s as it is on disk: nothing to index at start.", folder)
+                    return
+                logger.info("Indexing at start: %d releases missing, %d changed in %s", len(missing), len(changed), folder)
+                status = self.index(sorted(missing + changed), label=STARTUP_SOURCE)
+        except Exception:
+            logger.exception("Indexing %s at start failed", folder)
+            return
+        for rejected in (r for r in status.releases if r["result"] == "rejected"):
+            logger.warning("Not indexed at start: %s: %s.", rejected["release"], rejected["reason"])
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/-])/[^\s'\",:;)\]]+")
+
+
+def without_paths(text: str) -> str:
+    """`text` with every absolute path replaced by its last part ("[Errno 28] … '/srv/data/index/.x.tmp'" →
+    "… '.x.tmp'"): an error shown to readers names no folder of the server."""
+    return _ABSOLUTE_PATH.sub(lambda found: found.group(0).rstrip("/").rsplit("/", 1)[-1] or "/", text)
 
 
 def _not_saved(error: BaseException) -> IndexNotSavedError | None:

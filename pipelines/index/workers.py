@@ -3,7 +3,8 @@
 `pressqa-serve` (service.app:main) starts `PRESSQA_WORKERS` uvicorn workers (default: one per core) and
 gives them a private run folder (`PRESSQA_RUN_DIR`, removed at exit; kit/run_folder.py). In it each worker
 announces the index version it serves (`served-<pid>`), so a write can wait until every worker serves it; one
-worker wins the start-up indexing (`startup-indexing`); an indexing job holds `indexing.lock` and shares its
+worker at a time holds the start-up indexing (`startup-indexing.lock`), the others wait to take over should it
+die; an indexing job holds `indexing.lock` and shares its
 progress in `indexing.json`, so `/health` in any worker shows it. Without a run folder (tests with
 `TestClient`, the CLI) everything here is a no-op and a process serves alone.
 """
@@ -38,28 +39,32 @@ def wait_until_served(index: str, version: int, timeout: float = VISIBLE_WITHIN_
         time.sleep(0.05)
 
 
-def win_startup_indexing() -> bool:
-    """True in exactly one worker of a run (the first to ask), and always when serving alone."""
-    folder = run_dir()
-    if folder is None:
-        return True
-    try:
-        fd = os.open(folder / "startup-indexing", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return False
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    return True
+@contextmanager
+def startup_indexing_claim() -> Iterator[None]:
+    """Held by one worker at a time while it indexes what the corpus folder adds at start; the others wait for it,
+    then find nothing left to do, or, when its holder died, resume (the kernel releases a dead process's lock).
+
+    Before: the first worker to ask created a claim file for the run, and kept it when it died: the worker
+    respawned in its place never resumed, and the index stayed incomplete until a full restart."""
+    with _exclusive("startup-indexing.lock"):
+        yield
 
 
 @contextmanager
 def indexing_job() -> Iterator[None]:
     """One indexing job at a time across workers (the store's writer lock guards each change on its own)."""
+    with _exclusive("indexing.lock"):
+        yield
+
+
+@contextmanager
+def _exclusive(name: str) -> Iterator[None]:
+    """An exclusive lock on the run folder's file `name`, waited for; a no-op without a run folder."""
     folder = run_dir()
     if folder is None:
         yield
         return
-    fd = os.open(folder / "indexing.lock", os.O_CREAT | os.O_RDWR)
+    fd = os.open(folder / name, os.O_CREAT | os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -11,8 +11,8 @@ is appended (" (no. 4201)"). The texts are checked for uniqueness as they are ma
 many were sent and that none repeated. Each target gets one untimed warm-up request (a target whose
 warm-up fails is skipped and reported with that one error), then runs alone. Reports requests, errors by kind,
 throughput (successful req/s), latency p50/p95/p99/max and stream TTFT p50/p95, checks them against
-the project's targets (PASS/MISS) and writes JSON. The answer mode comes from GET /health; an LLM
-stand-in is reported when --standin-label is given or "standin" shows in /health or in the streamed
+the project's targets (PASS/MISS) and writes JSON. The answer mode comes from GET /ready (/health before issue #21); an LLM
+stand-in is reported when --standin-label is given or "standin" shows in /ready or in the streamed
 chunks' model names.
 
     python scripts/bench.py [--seconds 20 | --requests 200] [--concurrency 10] [--targets search ask stream]
@@ -39,7 +39,14 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-from scripts.measure_common import DEFAULT_QUESTIONS, DEFAULT_URL, load_questions, percentile, require_loopback
+from scripts.measure_common import (
+    DEFAULT_QUESTIONS,
+    DEFAULT_URL,
+    load_questions,
+    percentile,
+    require_loopback,
+    service_readiness,
+)
 
 TARGETS = ("search", "ask", "stream")
 DEFAULT_SECONDS = 20.0
@@ -263,7 +270,7 @@ def llm_description(health: dict[str, Any], results: dict[str, dict[str, Any]], 
     if label:
         source = "--standin-label"
     elif STANDIN_MARKER in json.dumps(health).lower():
-        source = "GET /health"
+        source = "GET /ready"
     elif any(STANDIN_MARKER in model.lower() for model in models):
         source = "streamed model name"
     else:
@@ -325,10 +332,7 @@ async def benchmark(args: argparse.Namespace, eval_questions: list[str]) -> dict
     questions = recorded()
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=args.url, timeout=args.timeout, limits=limits) as client:
-        try:
-            health = (await client.get("/health")).raise_for_status().json()
-        except httpx.HTTPError as error:
-            raise SystemExit(f"service not reachable at {args.url}/health: {error}") from error
+        health = service_readiness(args.url)
         print(
             f"service {args.url}: answer_mode={health.get('answer_mode')}, documents={health.get('documents')}; "
             f"{args.concurrency} clients, "

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from scripts.measure_common import REPO_ROOT as REPO, free_port
+from scripts.measure_common import REPO_ROOT as REPO, free_port, service_readiness
 
 
 def measure(workers: int, data_dir: Path, seconds: float, concurrency: int) -> dict:
@@ -43,10 +43,11 @@ def measure(workers: int, data_dir: Path, seconds: float, concurrency: int) -> d
                 pass
             time.sleep(0.2)
         first_answer = time.monotonic() - started
-        pids = set()  # wait until every worker answers (each loads the index on its own)
+        answered = set()  # wait until every worker answers (each loads the index on its own)
         deadline = time.monotonic() + 120
-        while len(pids) < workers and time.monotonic() < deadline:
-            pids.add(httpx.get(f"{url}/health", timeout=10).json()["pid"])
+        while len(answered) < workers and time.monotonic() < deadline:
+            ready = service_readiness(url)
+            answered.add(ready.get("worker") or ready.get("pid"))  # "pid" before issue #21
         all_answering = time.monotonic() - started
         out = data_dir / f"bench-workers-{workers}.json"
         subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "--url", url, "--targets", "search",

@@ -1,6 +1,11 @@
 """The command line of `python scripts/evaluate.py`: evaluate the service, then the baseline, print, write JSON.
 
-    python scripts/evaluate.py [--limit 5] [--no-baseline] [--out eval-results.json] [--compare previous.json]
+    python scripts/evaluate.py [--questions A.jsonl B.jsonl] [--limit 5] [--no-baseline] [--out eval-results.json]
+                               [--compare previous.json]
+
+With several question files (default: ../shared/eval/dev.jsonl and dev2.jsonl) every file is reported on its
+own and all of them together (the union): decide on the union, by type; a change of fewer than 3 of its 115
+questions is noise.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from scripts.measure_common import DEFAULT_QUESTIONS, DEFAULT_URL, REPO_ROOT, load_questions, repo_path, require_loopback
+from scripts.measure_common import DEFAULT_QUESTION_SETS, DEFAULT_URL, REPO_ROOT, load_questions, repo_path, require_loopback
 
 from .baseline import BASELINE_ANSWER_CHARS, DEFAULT_CORPUS, DEFAULT_EMBEDDING_MODEL, evaluate_baseline
 from .metrics import MIN_CONTAINED_CHUNK_CHARS, PASSAGE_MIN_COVERAGE, REFUSAL_PHRASES, Gold, aggregate
@@ -44,8 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Evaluate the running service's retrieval and answers on an eval set, beside a naive baseline."
     )
     parser.add_argument("--url", default=DEFAULT_URL, help="service base URL (default: %(default)s)")
-    parser.add_argument("--questions", default=DEFAULT_QUESTIONS, help="eval set; relative paths from the repo root")
-    parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--questions", nargs="+", default=DEFAULT_QUESTION_SETS,
+                        help="eval sets (default: %(default)s); relative paths from the repo root")
+    parser.add_argument("--limit", type=int, help="only the first N questions of each set")
     parser.add_argument("--ask-top-k", type=int, default=5, help="top_k sent to /ask/run (default: %(default)s)")
     parser.add_argument(
         "--baseline", action=argparse.BooleanOptionalAction, default=True, help="also run the naive baseline"
@@ -67,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     require_loopback(args.url, args.allow_remote)
     previous = json.loads(Path(args.compare).read_text(encoding="utf-8")) if args.compare else None
-    items = load_questions(args.questions, args.limit)
+    items = [{**item, "set": Path(path).stem} for path in args.questions for item in load_questions(path, args.limit)]
     golds = [Gold.from_item(item) for item in items]
     service = evaluate_service(args, items, golds)
     baseline = evaluate_baseline(args, items, golds) if args.baseline else None
@@ -97,10 +103,21 @@ def summarise(
         for question_type, entry in summary_by_type.items():
             entry["baseline"] = (previous.get("by_type", {}).get(question_type) or {}).get("baseline")
     errors = Counter(error for run in service["runs"] for error in run["errors"])
+    sets = list(dict.fromkeys(item.get("set", "questions") for item in items))
+    by_set = {}
+    for name in sets if len(sets) > 1 else []:
+        indices = [i for i, item in enumerate(items) if item.get("set", "questions") == name]
+        by_set[name] = {
+            "n": len(indices),
+            "ours": aggregate([service["scores"][i] for i in indices]),
+            "baseline": aggregate([baseline_scores[i] for i in indices]) if baseline else None,
+            "by_type": by_type([items[i] for i in indices], [service["scores"][i] for i in indices],
+                               [baseline_scores[i] for i in indices] if baseline else None),
+        }
     return {
         "meta": {
             "url": args.url,
-            "questions": str(repo_path(args.questions)),
+            "questions": [str(repo_path(path)) for path in _as_list(args.questions)],
             "n": len(items),
             "commit": git_commit(),
             "health": service["health"],
@@ -123,6 +140,7 @@ def summarise(
         },
         "overall": overall,
         "by_type": summary_by_type,
+        "by_set": by_set,  # each question file on its own (when there are several); overall/by_type: their union
         "answer_words": answer_length(service["scores"]),
         "compared_with": args.compare,
         "regressions": regressions(items, service["scores"], previous) if previous else [],
@@ -147,7 +165,7 @@ def print_results(args: argparse.Namespace, results: dict[str, Any], previous: d
     if meta["baseline"] is None and previous and previous.get("overall", {}).get("baseline"):
         print(f"naive baseline: figures taken from {args.compare} (not re-run)")
     warnings = [question["ours"]["warning"] for question in results["questions"] if question["ours"]["warning"]]
-    print(f"\n{meta['n']} questions from {meta['questions']}; service answer modes: {meta['answer_modes']}")
+    print(f"\n{meta['n']} questions from {', '.join(meta['questions'])}; service answer modes: {meta['answer_modes']}")
     if warnings:
         print(f"{len(warnings)} answers came with a warning, e.g.: {warnings[0]}")
     if meta["baseline"]:
@@ -159,6 +177,12 @@ def print_results(args: argparse.Namespace, results: dict[str, Any], previous: d
     previous_by_type = (previous or {}).get("by_type") if previous else None
     if previous:
         print(f"previous run: {args.compare} (commit {previous.get('meta', {}).get('commit')})")
+    for name, entry in results.get("by_set", {}).items():
+        before = ((previous or {}).get("by_set", {}).get(name) or {}).get("ours") if previous else None
+        print(f"\n{name} ({entry['n']} questions)")
+        print(overall_table(entry["ours"], entry["baseline"], before))
+    if results.get("by_set"):
+        print(f"\nall {meta['n']} questions together")
     print(overall_table(overall["ours"], overall["baseline"], previous_overall))
     with_baseline = overall["baseline"] is not None
     columns = "/".join(["ours", *(["previous"] if previous else []), *(["baseline"] if with_baseline else [])])
@@ -178,3 +202,7 @@ def print_results(args: argparse.Namespace, results: dict[str, Any], previous: d
     print(timings_table(results["timings"]))
     if results["errors"]:
         print(f"\nrequest errors: {results['errors']}")
+
+
+def _as_list(questions: str | list[str]) -> list[str]:
+    return [questions] if isinstance(questions, str) else list(questions)

@@ -87,7 +87,8 @@ _TYPOGRAPHY = str.maketrans(
         "\u2014": "-",
     }
 )
-_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+# at most 3 digits: a bracket of more is a release's own text, and int() refuses more than 4,300 digits
+_CITATION = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 
 
 def normalise(text: str) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from scripts.measure_common import service_readiness
+
 from .metrics import Gold, chunk_from_service, score
 
 SEARCH_TOP_K = 10
@@ -65,10 +67,7 @@ def run_service(client: httpx.Client, items: list[dict[str, Any]], ask_top_k: in
 def evaluate_service(args: argparse.Namespace, items: list[dict[str, Any]], golds: list[Gold]) -> dict[str, Any]:
     """Health, replies, per-question scores and wall time of the running service."""
     with httpx.Client(base_url=args.url, timeout=args.timeout) as client:
-        try:
-            health = client.get("/health").raise_for_status().json()
-        except httpx.HTTPError as error:
-            raise SystemExit(f"service not reachable at {args.url}/health: {error}") from error
+        health = service_readiness(args.url)
         print(f"service {args.url}: answer_mode={health.get('answer_mode')}, documents={health.get('documents')}")
         started = time.perf_counter()
         runs = run_service(client, items, args.ask_top_k)

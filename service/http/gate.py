@@ -6,11 +6,15 @@ in a handler. Access is deny-by-default: a path needs the read token (when PRESS
 `OPEN_PATHS` lists it; paths under `INDEX_PREFIX` need the index token.
 
 For each request, in order, before the app sees it:
-1. the token (401/403, see `service.http.auth`) — from the headers alone;
-2. the declared `Content-Length` against the route's limit (413);
-3. the body, read here and counted as it streams in (chunked bodies too), 413 as soon as it passes the limit;
-4. for JSON bodies: no `NaN`, `Infinity` or number too large for a double (422); FastAPI would accept them
-   and then fail to encode them in its 422 reply (a 500);
+1. the Host and the browser's Origin (400/403, see `service.http.hosts`: DNS rebinding, other sites' pages) —
+   `/health` excepted, which any prober may call;
+2. the token (401/403, see `service.http.auth`) — from the headers alone;
+3. the declared `Content-Length` against the route's limit (413);
+4. the body, read here and counted as it streams in (chunked bodies too), 413 as soon as it passes the limit,
+   408 when it stalls (no byte for PRESSQA_BODY_IDLE_SECONDS);
+5. for JSON bodies: no `NaN`, `Infinity` or number too large for a double (422); FastAPI would accept them
+   and then fail to encode them in its 422 reply (a 500); no nesting deeper than `MAX_JSON_DEPTH` (422; an
+   MCP call 5,000 levels deep was a 500);
 then the app gets the body as if read from the socket. The body's size and a hash go to `body_summary()`,
 which the log uses instead of the body (`service.log_hygiene`).
 
@@ -21,6 +25,7 @@ itself at start-up; auth must come first anyway.
     app.add_middleware(RequestGate)   # limits from the environment, see .env.example
 """
 
+import asyncio
 import hashlib
 import json
 import os
@@ -34,6 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.http.auth import Refusal, index_token_refusal, read_token_refusal
+from service.http.hosts import HostPolicy
 
 # Paths any caller may fetch without the read token: the load balancer's health check and the page (which
 # holds no data and asks for the token itself). Everything else needs the read token when one is set.
@@ -47,6 +53,14 @@ MAX_INDEX_BODY_BYTES_ENV = "PRESSQA_MAX_REQUEST_BYTES"
 # A question of 1,000 characters with filters needs a few kB; a chat client sends the conversation so far.
 DEFAULT_MAX_BODY_BYTES = 262_144
 DEFAULT_MAX_INDEX_BODY_BYTES = 20_000_000
+
+BODY_IDLE_ENV = "PRESSQA_BODY_IDLE_SECONDS"
+# A client on a slow link sends a few kB per second; one that sends nothing for this long holds a socket for nothing.
+DEFAULT_BODY_IDLE_SECONDS = 15.0
+# The deepest request the service expects: a filter tree (at most 6 levels, kit/queries.py) inside the body, an MCP
+# call's arguments inside JSON-RPC. Deeper JSON is refused before a parser recurses into it.
+MAX_JSON_DEPTH = 32
+_JSON_BRACKETS = re.compile(rb'[\[\]{}]|"(?:[^"\\]|\\.)*"')
 
 _JSON_CONTENT_TYPE = re.compile(r"^application/([\w.+-]+\+)?json\s*(;|$)", re.IGNORECASE)
 # Only these spellings can make Python's json module produce a non-finite float: the NaN/Infinity literals,
@@ -115,6 +129,22 @@ def non_finite_number(body: bytes) -> str | None:
     return None
 
 
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON body nests arrays and objects deeper than `limit` (brackets inside strings do not count)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_BRACKETS.finditer(body):
+        bracket = token.group(0)
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 def _route_path(scope: Scope) -> str:
     path, root = scope.get("path", ""), scope.get("root_path", "")
     return path[len(root):] if root and path.startswith(root) else path
@@ -127,14 +157,17 @@ class RequestGate:
         self.app = app
         self.max_body_bytes = max_body_bytes or _limit(MAX_BODY_BYTES_ENV, DEFAULT_MAX_BODY_BYTES)
         self.max_index_body_bytes = max_index_body_bytes or _limit(MAX_INDEX_BODY_BYTES_ENV, DEFAULT_MAX_INDEX_BODY_BYTES)
+        self.body_idle_seconds = float(os.environ.get(BODY_IDLE_ENV) or DEFAULT_BODY_IDLE_SECONDS)
+        self.hosts = HostPolicy.from_environment()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        access = access_of(_route_path(scope))
-        refusal = self._token_refusal(access, headers)
+        path = _route_path(scope)
+        access = access_of(path)
+        refusal = (None if path == "/health" else self.hosts.refusal(headers)) or self._token_refusal(access, headers)
         if scope["type"] == "websocket":
             if refusal is not None:
                 await send({"type": "websocket.close", "code": 1008, "reason": refusal.detail[:120]})
@@ -166,7 +199,12 @@ class RequestGate:
         size = 0
         digest = hashlib.sha256()
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_idle_seconds)
+            except TimeoutError:
+                await _reply(scope, receive, send, Refusal(
+                    408, f"The request body stalled: nothing arrived for {self.body_idle_seconds:g} s."), close=True)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -180,11 +218,16 @@ class RequestGate:
                 break
         body = b"".join(chunks)
         del chunks
-        if _JSON_CONTENT_TYPE.match(headers.get("content-type", "")) and (bad := non_finite_number(body)):
-            await _reply(scope, receive, send, Refusal(
-                422, f"The JSON body holds {bad!r}: numbers must be finite (no NaN, Infinity or values beyond ±1.8e308)."
-            ))
-            return
+        if _JSON_CONTENT_TYPE.match(headers.get("content-type", "")):
+            if json_depth_exceeds(body):
+                await _reply(scope, receive, send, Refusal(
+                    422, f"The JSON body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep (the limit)."))
+                return
+            if bad := non_finite_number(body):
+                await _reply(scope, receive, send, Refusal(
+                    422, f"The JSON body holds {bad!r}: numbers must be finite (no NaN, Infinity or values beyond ±1.8e308)."
+                ))
+                return
 
         pending: deque[Message] = deque([{"type": "http.request", "body": body, "more_body": False}])
         del body

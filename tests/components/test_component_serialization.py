@@ -28,7 +28,10 @@ from haystack.utils import Secret
 
 import components
 import stores
+from components.answerability_check import AnswerabilityCheck
+from components.character_limit_splitter import CharacterLimitSplitter
 from components.citation_checker import CitationChecker
+from components.evidence_ranker import EvidenceRanker
 from components.extractive_answerer import ExtractiveAnswerer
 from components.near_duplicate_filter import NearDuplicateFilter
 from components.onnx_document_embedder import OnnxSentenceTransformersDocumentEmbedder
@@ -126,17 +129,23 @@ CASES: dict[type, tuple[Callable[[str], Any], dict[str, Any]]] = {
     ),
     NearDuplicateFilter: (lambda _: NearDuplicateFilter(top_k=7, threshold=0.8), {"top_k": 7, "threshold": 0.8}),
     ExtractiveAnswerer: (
-        lambda _: ExtractiveAnswerer(max_sentences=2, min_coverage=0.4, min_gain=0.1, refuse_missing_names=False),
-        {"max_sentences": 2, "min_coverage": 0.4, "min_gain": 0.1, "refuse_missing_names": False},
+        lambda _: ExtractiveAnswerer(model_path="/tmp/other.json", max_units=2, relative=0.5, completing=0.2, related=2),
+        {"model_path": "/tmp/other.json", "max_units": 2, "relative": 0.5, "completing": 0.2, "related": 2},
+    ),
+    EvidenceRanker: (lambda _: EvidenceRanker(model_path="/tmp/other.json"), {"model_path": "/tmp/other.json"}),
+    AnswerabilityCheck: (
+        lambda _: AnswerabilityCheck(model_path="/tmp/other.json", max_chunks=2, name_chunks=4),
+        {"model_path": "/tmp/other.json", "max_chunks": 2, "name_chunks": 4},
     ),
     CitationChecker: (
         lambda _: CitationChecker(model=None, min_lexical=0.5, min_similarity=0.7, max_seq_length=128),
         {"model": None, "min_lexical": 0.5, "min_similarity": 0.7, "max_seq_length": 128},
     ),
     ReleaseMetadataExtractor: (
-        lambda _: ReleaseMetadataExtractor(max_title_words=9, latest_year=2024),
-        {"max_title_words": 9, "latest_year": 2024},
+        lambda _: ReleaseMetadataExtractor(max_title_words=9, latest_year=2024, max_title_chars=80),
+        {"max_title_words": 9, "latest_year": 2024, "max_title_chars": 80},
     ),
+    CharacterLimitSplitter: (lambda _: CharacterLimitSplitter(max_chars=500), {"max_chars": 500}),
     TableFlattener: (lambda _: TableFlattener(min_cells=5, max_cell_chars=30), {"min_cells": 5, "max_cell_chars": 30}),
     QuestionPeriodPreference: (
         lambda index: QuestionPeriodPreference(document_store=_persistent_store(index), boost=0.2, recency_boost=0.1),
@@ -309,7 +318,9 @@ def test_a_nested_store_comes_back_as_its_own_class(cls, secrets_env, index_name
 @pytest.mark.parametrize(
     "instance",
     [
-        ExtractiveAnswerer(min_coverage=0.4, min_gain=0.1, refuse_missing_names=False),
+        ExtractiveAnswerer(max_chunks=2, relative=0.5),
+        EvidenceRanker(model_path="models/other.json"),
+        AnswerabilityCheck(max_chunks=2),
         CitationChecker(model=None, min_lexical=0.5),
         QuestionPeriodPreference(document_store=InMemoryDocumentStore(), boost=0.2),
         PassageFocusRanker(window=2, answer_type_weight=0.2, chunk_coverage_weight=0.1),
@@ -329,10 +340,14 @@ def test_bad_parameters_are_refused():
     with pytest.raises(ValueError):
         QuestionPeriodPreference(boost=-1)
     with pytest.raises(ValueError):
+        ExtractiveAnswerer(relative=1.5)
+    with pytest.raises(ValueError):
+        AnswerabilityCheck(max_chunks=0)
+    with pytest.raises(ValueError):
         PassageFocusRanker(window=0)
     with pytest.raises(ValueError):
         PassageFocusRanker(focus_weight=1.5)
     with pytest.raises(ValueError):
         NearDuplicateFilter(threshold=0)
     with pytest.raises(ValueError):
-        ExtractiveAnswerer(max_sentences=0)
+        ExtractiveAnswerer(max_units=0)

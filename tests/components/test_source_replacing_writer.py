@@ -17,11 +17,12 @@ def test_writer_is_idempotent_and_replaces_changed_releases(tmp_path, monkeypatc
     store = PersistentInMemoryDocumentStore(index="test-writer", persist_path="w.json")
     writer = SourceReplacingWriter(document_store=store)
     first = [_chunk("1.txt", "alpha one"), _chunk("1.txt", "alpha two"), _chunk("2.txt", "beta")]
-    writer.run(documents=first)
-    assert writer.run(documents=first) == {"documents_written": 3, "documents_removed": 0}
+    assert writer.run(documents=first)["releases"] == {"1.txt": "added", "2.txt": "added"}
+    assert writer.run(documents=first) == {"documents_written": 3, "documents_removed": 0,
+                                           "releases": {"1.txt": "unchanged", "2.txt": "unchanged"}}
     assert store.count_documents() == 3
     result = writer.run(documents=[_chunk("1.txt", "alpha changed")])
-    assert result == {"documents_written": 1, "documents_removed": 2}
+    assert result == {"documents_written": 1, "documents_removed": 2, "releases": {"1.txt": "replaced"}}
     assert sorted(d.content for d in store.filter_documents()) == ["alpha changed", "beta"]
 
 

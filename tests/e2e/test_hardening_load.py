@@ -38,6 +38,10 @@ def silent_llm_service(tmp_path_factory):
             OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
             PRESSQA_LLM_MODEL="llm-standin",
             PRESSQA_ANSWER_TIMEOUT=str(DEADLINE),
+            # every stream admitted: this is about the deadline under load, not about the admission limit (which
+            # would refuse most of 50 at once: tests/service/test_hardening_round3.py)
+            PRESSQA_MAX_ACTIVE_REQUESTS=str(STREAMS + 10),
+            PRESSQA_MAX_STREAMS=str(STREAMS + 10),
         ).start(timeout=300)
         try:
             yield service, port

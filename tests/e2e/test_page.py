@@ -130,7 +130,7 @@ def save_screenshot(page, tmp_path, name):
 
 
 def test_streamed_answer_cites_the_gold_release(page, service_url, tmp_path):
-    health = http_json(f"{service_url}/health")
+    health = http_json(f"{service_url}/ready")
     page.goto(service_url)
     expected_badge = "LLM" if health["answer_mode"] == "llm" else "Extractive (no LLM key configured)"
     expect(page.locator("#mode-badge")).to_have_text(expected_badge)

@@ -324,7 +324,7 @@ def test_evaluate_and_bench_against_the_service(service_url, tmp_path):
     )
     assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
     report = json.loads((tmp_path / "eval.json").read_text())
-    assert report["meta"]["n"] == 3 and report["errors"] == {}
+    assert report["meta"]["n"] == 3 * len(measure_common.DEFAULT_QUESTION_SETS) and report["errors"] == {}  # --limit is per set
     assert report["overall"]["ours"]["hit@10"] is not None
     assert "hit@1" in evaluation.stdout and "timings (ms)" in evaluation.stdout
 
@@ -369,7 +369,7 @@ def test_evaluate_and_bench_through_the_llm_standin(standin_service_url, tmp_pat
     )
     assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
     report = json.loads((tmp_path / "eval.json").read_text())
-    assert report["meta"]["answer_modes"] == {"llm": 3}
+    assert report["meta"]["answer_modes"] == {"llm": 3 * len(measure_common.DEFAULT_QUESTION_SETS)}
     assert report["overall"]["ours"]["cited"] == 1.0 and report["overall"]["ours"]["citations_valid"] == 1.0
 
     load = run_script(

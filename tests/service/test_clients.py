@@ -95,6 +95,7 @@ def test_chat_answer_lists_the_sources_it_cites(service_url):
     assert "103.txt" in {s["file"] for s in extra["sources"]}  # the dev set's gold release
     assert "Wilhelmshaven" in answer
     assert extra["mode"] == "extractive" and extra["warning"] is None and "**Note:**" not in text
+    assert extra["answerable"] is True and extra["answerability"] > 0.5
     assert extra["timings_ms"]["total"] > 0
 
 
@@ -255,6 +256,7 @@ def test_mcp_ask_answers_with_cited_sources(service_url):
     assert "103.txt" in {s["file"] for s in reply["sources"]}
     assert all(fact in reply["answer"] for fact in question["key_facts"])
     assert reply["mode"] == "extractive" and reply["warning"] is None
+    assert reply["answerable"] is True and 0.5 <= reply["answerability"] <= 1
 
 
 def test_mcp_year_filter_and_bad_input(service_url):

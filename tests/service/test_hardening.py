@@ -361,7 +361,7 @@ def test_kill_during_indexing_leaves_the_last_complete_index(tmp_path, corpus_di
 
     restarted = service_on_copy(data_dir, corpus=tmp_path / "no-corpus").start(timeout=300, until_indexed=False)
     try:
-        health = httpx.get(f"{restarted.url}/health").json()
+        health = httpx.get(f"{restarted.url}/ready").json()
         assert health["documents"] == chunks and health["indexing"]["files_done"] == 0
         reply = httpx.post(f"{restarted.url}/search/run", json={"query": "Telekom", "top_k": 3}, timeout=TIMEOUT)
         assert reply.status_code == 200 and reply.json()["result"]["documents"]
@@ -387,7 +387,7 @@ def test_searches_are_answered_while_indexing_runs(guarded_service, corpus_dir):
 
     worker = threading.Thread(target=index)
     worker.start()
-    wait_until(lambda: not worker.is_alive() or httpx.get(f"{url}/health").json()["indexing"]["running"], "indexing to start")
+    wait_until(lambda: not worker.is_alive() or httpx.get(f"{url}/ready").json()["indexing"]["running"], "indexing to start")
     replies, slowest = [], 0.0
     while worker.is_alive():
         started = time.perf_counter()
@@ -422,7 +422,7 @@ def test_concurrent_index_requests_are_serialized(guarded_service, corpus_dir):
     for version, texts in (("first", first), ("second", second)):
         assert post_texts(url, texts, INDEX_AUTH).status_code == 200
         chunks_of[version] = release_chunks(url)
-    before = httpx.get(f"{url}/health").json()["documents"]  # holds the second version
+    before = httpx.get(f"{url}/ready").json()["documents"]  # holds the second version
 
     barrier = threading.Barrier(2)
     replies: dict = {}
@@ -448,7 +448,7 @@ def test_concurrent_index_requests_are_serialized(guarded_service, corpus_dir):
         version = "second" if "version two" in content else "first"
         assert after[name] == chunks_of[version][name], f"{name}: {after[name]} chunks, the {version} version has {chunks_of[version][name]}"
         expected_total += chunks_of[version][name] - chunks_of["second"][name]
-    assert httpx.get(f"{url}/health").json()["documents"] == expected_total
+    assert httpx.get(f"{url}/ready").json()["documents"] == expected_total
 
 
 def release_chunks(url: str) -> dict[str, int]:

@@ -47,7 +47,7 @@ def llm_service(tmp_path_factory, llm_port):
         PRESSQA_LLM_MODEL="llm-standin",
         PRESSQA_ANSWER_TIMEOUT=str(ANSWER_TIMEOUT),
     ).start(timeout=300)
-    assert httpx.get(f"{service.url}/health").json()["answer_mode"] == "llm"
+    assert httpx.get(f"{service.url}/ready").json()["answer_mode"] == "llm"
     yield service
     service.stop()
 

@@ -7,13 +7,15 @@
 (() => {
   // Relative URLs: the page works at "/" and behind a path prefix alike.
   const API = {
-    health: "health",
+    ready: "ready", // readiness: the answer mode (behind the read token, when one is set)
     releases: "releases",
     release: (filePath) => "releases/" + encodeURIComponent(filePath),
     askStream: "ask/stream",
   };
   const TOP_K = 5;
   const TOKEN_KEY = "pressqa.readToken"; // per tab (sessionStorage), never in the URL
+  // how an answer that says the releases hold no answer begins (components/extractive_answerer.py)
+  const NOT_FOUND_PREFIX = "The press releases do not contain information";
   const MODE_LABELS = {
     llm: "LLM",
     extractive: "Extractive (no LLM key configured)",
@@ -74,9 +76,10 @@
 
   async function loadMode() {
     try {
-      const health = await getJson(API.health);
-      setModeBadge(health.answer_mode);
+      const ready = await getJson(API.ready);
+      setModeBadge(ready.answer_mode);
     } catch (err) {
+      if (err instanceof HttpError && err.status === 401) return askForToken(false); // loaded again with the token
       ui.modeBadge.textContent = "Service unreachable";
       ui.modeBadge.className = "badge badge--error";
     }
@@ -259,6 +262,7 @@
     }
     ui.token.value = "";
     ui.tokenForm.hidden = true;
+    loadMode();
     loadYears();
     if (run) ask(run.question);
   }
@@ -305,7 +309,7 @@
     scheduleRender(r);
   }
 
-  function onDone(r, { answer, mode, warning, timings_ms: timings, unsupported_citations: unsupported }) {
+  function onDone(r, { answer, mode, warning, timings_ms: timings, unsupported_citations: unsupported, answerable, answerability }) {
     r.tDone = performance.now();
     r.finished = true;
     if (typeof answer === "string" && answer) r.answer = answer; // the final text is authoritative
@@ -314,6 +318,15 @@
     markCitedSources();
     setState("done");
     if (warning) showNotice("warning", "Fallback answer: " + warning);
+    if (answerable === false && r.answer.trim()) {
+      const share = Math.round(100 * (Number(answerability) || 0));
+      if (r.answer.startsWith(NOT_FOUND_PREFIX)) {
+        showNotice("info", `Not answered: the releases found are related, not evidence (answerability ${share} %).`);
+      } else {
+        // an answer given although the answerability check doubts that the sources hold one (LLM mode)
+        showNotice("warning", `Low confidence: the sources may not answer this question (answerability ${share} %). Check the cited passages.`);
+      }
+    }
     if (r.unsupported.length) {
       const n = r.unsupported.length;
       showNotice(

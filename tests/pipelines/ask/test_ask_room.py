@@ -44,3 +44,23 @@ def test_streaming_events_and_openai_endpoint(service_url):
             for line in r.iter_lines() if line.startswith("data: {")
         )
     assert "Kärcher" in text
+
+
+STARLINK = "What partnership has Deutsche Telekom announced with SpaceX's Starlink?"
+
+
+def test_a_question_the_releases_do_not_answer_is_refused_and_flagged_everywhere(service_url):
+    """REST, the stream's done event and the chat reply say `answerable: false`; the answer names what no release
+    mentions and cites the related releases it lists."""
+    result = _post(service_url, "/ask/run", {"query": STARLINK}).json()["result"]
+    assert result["answerable"] is False and result["answerability"] <= 0.05
+    assert result["answer"].startswith("The press releases do not contain information about SpaceX, Starlink.")
+    assert "Related: " in result["answer"] and "[1]" in result["answer"]
+    with httpx.stream("POST", service_url + "/ask/stream", json={"query": STARLINK}, timeout=60) as r:
+        lines = list(r.iter_lines())
+    done = json.loads(lines[lines.index("event: done") + 1].removeprefix("data: "))
+    assert done["answerable"] is False and done["answer"] == result["answer"]
+    chat = _post(service_url, "/v1/chat/completions", {"model": "ask", "messages": [{"role": "user", "content": STARLINK}]}).json()
+    assert chat["answerable"] is False and chat["choices"][0]["message"]["content"].startswith(result["answer"])
+    answered = _post(service_url, "/ask/run", {"query": "What does the T Tablet cost without a mobile plan?"}).json()["result"]
+    assert answered["answerable"] is True and "219 euros" in answered["answer"]

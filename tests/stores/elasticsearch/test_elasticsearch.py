@@ -1,9 +1,10 @@
 """The Elasticsearch variant (issue #7): store profile, index template, setup script and deployment files.
 
 Without a server: the ES profile loads and changes only the store components, the template matches what the
-store writes, the setup script's requests, the compose file. With a real Elasticsearch at
-ELASTICSEARCH_URL (marker `elasticsearch`, see .github/workflows/elasticsearch.yml): indexing, search,
-re-indexing and the whole service against it, on an index of its own that is deleted afterwards.
+store writes, the setup script's requests, the compose file. With a real Elasticsearch (marker
+`elasticsearch`: ELASTICSEARCH_URL, or the local cluster of scripts/elasticsearch_local.sh; also
+.github/workflows/elasticsearch.yml): indexing, search, re-indexing and the whole service against it, on an
+index of its own that is deleted afterwards.
 """
 
 import json
@@ -270,8 +271,8 @@ EUROGATE_QUESTION = "At which ports does Telekom build 5G campus networks for EU
 @pytest.fixture(scope="module")
 def es_url() -> str:
     url = os.environ.get("ELASTICSEARCH_URL")
-    if not url:  # conftest.py deselects these tests, with the reason, when the variable is unset
-        pytest.fail("ELASTICSEARCH_URL is not set")
+    if not url:  # conftest.py sets it for the local cluster, or deselects these tests with the reason (not under CI)
+        pytest.fail("no Elasticsearch: set ELASTICSEARCH_URL or run `bash scripts/elasticsearch_local.sh start`")
     return url
 
 
@@ -306,10 +307,10 @@ def corpus_subset(tmp_path_factory) -> tuple[Path, str]:
 def _pipeline(folder: str, index: str) -> SuperComponent:
     """The committed ES pipeline, pointed at `index`."""
     text = _es_yaml(folder)
-    assert text.count("index: press-releases\n") == len(STORE_COMPONENTS[folder])
     spec = yaml.safe_load(text)
-    text = text.replace("index: press-releases\n", f"index: {index}\n")
+    text = text.replace("index: press-releases\n", f"index: {index}\n")  # the store block, anchored once in the YAML
     pipeline = Pipeline.loads(text, allowed_modules=ALLOWED_MODULES)
+    assert [s._index for s in _stores(pipeline)] == [index] * len(STORE_COMPONENTS[folder])
     pipeline.warm_up()
     inputs = {k: v if isinstance(v, list) else [v] for k, v in spec["inputs"].items()}
     return SuperComponent(pipeline=pipeline, input_mapping=inputs, output_mapping={v: k for k, v in spec["outputs"].items()})
@@ -368,16 +369,16 @@ def test_releases_are_rebuilt_and_replaced(es_index, indexed, corpus_subset):
 
 
 @pytest.mark.elasticsearch
-def test_service_runs_on_elasticsearch(es_index, indexed, tmp_path):
+def test_service_runs_on_elasticsearch(es_url, es_index, indexed, tmp_path):
     """pressqa-serve with PRESSQA_STORE=elasticsearch, its pipelines pointed at the test index."""
     stores = tmp_path / "stores"
     shutil.copytree(REPO / "stores", stores)
     profile = stores / "elasticsearch" / "elasticsearch.yml"
     profile.write_text(profile.read_text().replace("index: press-releases\n", f"index: {es_index}\n"))
-    service = ServiceProcess(tmp_path / "data", corpus=None, PRESSQA_STORE="elasticsearch",
+    service = ServiceProcess(tmp_path / "data", corpus=None, PRESSQA_STORE="elasticsearch", ELASTICSEARCH_URL=es_url,
                              PRESSQA_STORES_DIR=str(stores)).start(timeout=300)
     try:
-        health = httpx.get(service.url + "/health").json()
+        health = httpx.get(service.url + "/ready").json()
         assert health["store"] == "EnvElasticsearchDocumentStore" and health["documents"] > 0
         reply = httpx.post(service.url + "/search/run", json={"query": "5G campus networks", "top_k": 3}, timeout=60)
         assert reply.status_code == 200 and reply.json()["result"]["documents"]
