@@ -2,13 +2,15 @@
 
     python -m scripts.benchmarks.growth.index_job index CORPUS --log LOG.jsonl
     python -m scripts.benchmarks.growth.index_job copy-from INDEX.sqlite --log LOG.jsonl
+    python -m scripts.benchmarks.growth.index_job load INDEX.sqlite --log LOG.jsonl
     python -m scripts.benchmarks.growth.index_job add-one RELEASE.txt [RELEASE.txt ...] --log LOG.jsonl
 
 `index` indexes what the corpus folder holds that the store does not (missing or changed releases, as the
 service's start-up indexing finds them), in batches of 32 files in the natural order of their names, with a
 progress bar; every batch appends a line to LOG (files, seconds, documents in the store), so a job killed
 half-way is resumed by running it again and its time is the sum of the lines. `copy-from` writes the chunks
-of an embedded index (already embedded) into the store, e.g. a cluster. `add-one` indexes each given
+of an embedded index (already embedded) into the store, e.g. a cluster. `load` opens an embedded index in a fresh process (the store's part of a
+worker's start: seconds, memory). `add-one` indexes each given
 release into the full index through the same pipeline, one at a time, records the time of the whole run and
 of its stages (embedding, the writer; for the embedded store also the file write and the search index
 update), and removes the release again, so the index stays the corpus.
@@ -119,6 +121,25 @@ def add_one(releases: list[Path], log: Path) -> int:
     return 0
 
 
+def load(index_file: Path, log: Path) -> int:
+    """The store's own part of a worker's start: open an embedded index file and build its search index (BM25
+    postings, the embedding matrix, the filter columns) in a fresh process; seconds and the memory it added."""
+    import psutil
+
+    from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
+
+    before = psutil.Process().memory_info().rss
+    started = time.perf_counter()
+    store = PersistentInMemoryDocumentStore(index="growth-load", persist_path=str(index_file.resolve()))
+    count = store.count_documents()
+    seconds = time.perf_counter() - started
+    record = {"index_file": str(index_file), "documents": count, "seconds": round(seconds, 3),
+              "memory_added_mib": round((psutil.Process().memory_info().rss - before) / 2**20, 1)}
+    _append(log, record)
+    print(json.dumps(record), flush=True)
+    return 0
+
+
 def copy_from(index_file: Path, log: Path, batch_size: int) -> int:
     """Write the chunks of an embedded index file (already embedded) into the store, in batches: a cluster
     index of the same chunks without embedding them again. Resumable: chunks already there are skipped."""
@@ -172,12 +193,17 @@ def main(argv: list[str] | None = None) -> int:
     copy.add_argument("index_file", type=Path)
     copy.add_argument("--log", type=Path, required=True)
     copy.add_argument("--batch-size", type=int, default=500)
+    opened = sub.add_parser("load")
+    opened.add_argument("index_file", type=Path)
+    opened.add_argument("--log", type=Path, required=True)
     one = sub.add_parser("add-one")
     one.add_argument("releases", type=Path, nargs="+")
     one.add_argument("--log", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.mode == "index":
         return index_corpus(args.corpus, args.log, args.batch_size)
+    if args.mode == "load":
+        return load(args.index_file, args.log)
     if args.mode == "copy-from":
         return copy_from(args.index_file, args.log, args.batch_size)
     return add_one(args.releases, args.log)

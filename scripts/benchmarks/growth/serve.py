@@ -37,7 +37,7 @@ class Service:
         self.env.pop("OPENAI_API_KEY", None)  # extractive answers: the figures are the service's, not an LLM's
         self.log = log
         self.process: subprocess.Popen | None = None
-        self.workers: set[int] = set()
+        self.workers: set[str] = set()
 
     def start(self, timeout: float = 600) -> float:
         """Start, wait for the first answered search and for every worker; seconds to the first answer."""
@@ -60,17 +60,18 @@ class Service:
         first_answer = time.monotonic() - started
         workers = int(self.env.get("PRESSQA_WORKERS", "1"))
         while len(self.workers) < workers and time.monotonic() - started < timeout:
-            self.workers.add(httpx.get(f"{self.url}/health", timeout=30).json()["pid"])
+            self.workers.add(httpx.get(f"{self.url}/ready", timeout=30).json()["worker"])  # an opaque id per worker
         return first_answer
 
     def memory_mib(self) -> dict[str, Any]:
-        """Resident memory (MiB) of each worker (a process that answered /health), and of all processes."""
+        """Resident memory (MiB) of each worker and of all the service's processes. /ready names no pid: the
+        workers are the largest processes of the service's tree (each holds the models and the index; the
+        supervisor and multiprocessing's helpers hold neither)."""
         assert self.process is not None
         root = psutil.Process(self.process.pid)
-        tree = [root, *root.children(recursive=True)]
-        rss = {p.pid: p.memory_info().rss / 2**20 for p in tree}
-        workers = [round(rss[pid], 1) for pid in sorted(self.workers) if pid in rss]
-        return {"per_worker": workers, "all_processes": round(sum(rss.values()), 1)}
+        rss = sorted((p.memory_info().rss / 2**20 for p in [root, *root.children(recursive=True)]), reverse=True)
+        workers = int(self.env.get("PRESSQA_WORKERS", "1"))
+        return {"per_worker": [round(m, 1) for m in rss[:workers]], "all_processes": round(sum(rss), 1)}
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -144,7 +145,8 @@ def measure(env: dict[str, str], log: Path, dev_items: list[dict[str, Any]], sec
         first_answer = service.start()
         memory_started = service.memory_mib()
         questions = bench.question_variants([item["question"] for item in dev_items])
-        result: dict[str, Any] = {"start_to_first_answer_s": round(first_answer, 1), "memory_after_start_mib": memory_started}
+        result: dict[str, Any] = {"start_to_first_answer_s": round(first_answer, 1), "memory_after_start_mib": memory_started,
+                                  "chunks": httpx.get(f"{service.url}/ready", timeout=60).json()["documents"]}
         result["dev_set"] = dev_set(service.url, dev_items)
         for target in ("search", "ask"):
             sequential(service.url, target, questions, 3)  # warm-up (not timed; new questions too)
