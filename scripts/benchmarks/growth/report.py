@@ -1,6 +1,7 @@
 """The growth benchmark's curves and figures: `results.json` drawn into docs/scaling-growth.png and summed up in
-docs/scaling-growth.json (what docs/scaling.md quotes; the per-question lists and per-batch lines stay in the
-cache's results.json).
+docs/scaling-growth.json (what docs/scaling.md quotes, with the persistence formats' and the cluster breakdown's
+JSON when the cache folder holds them; the per-question lists and per-batch lines stay in the cache's
+results.json).
 
     python -m scripts.benchmarks.growth.report [RESULTS.json ...]    # default: .cache/growth/results.json
 
@@ -143,7 +144,16 @@ def draw(data: dict[str, Any], figures: dict[str, Any], target: Path) -> None:
 def write(*results: Path) -> dict[str, Any]:
     data = load(list(results))
     figures = summary(data)
-    SUMMARY.write_text(json.dumps({"runs": data["meta"], "figures": figures}, indent=1) + "\n")
+    out: dict[str, Any] = {"runs": data["meta"], "figures": figures}
+    for name, key in (("persistence-formats.json", "persistence_formats"), ("breakdown.json", "cluster_breakdown")):
+        found = [r.parent / name for r in results if (r.parent / name).exists()]  # scripts/persistence_formats.py, cluster_breakdown.py --out
+        if found:
+            out[key] = json.loads(found[-1].read_text())
+    loads = [json.loads(line) for r in results if (r.parent / "load.jsonl").exists()
+             for line in (r.parent / "load.jsonl").read_text().splitlines() if line.strip()]  # index_job load
+    if loads:
+        out["store_load"] = loads
+    SUMMARY.write_text(json.dumps(out, indent=1) + "\n")
     draw(data, figures, PNG)
     print(f"curves in {PNG}, figures in {SUMMARY}")
     return figures
