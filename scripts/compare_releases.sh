@@ -39,7 +39,7 @@ for s in before:18601 after1:18603 after2:18602; do
 done
 $PY scripts/evaluate.py --url http://127.0.0.1:18601 --out "$M/eval-before.json" > "$M/eval-before.txt" 2>&1
 $PY scripts/evaluate.py --url http://127.0.0.1:18602 --no-baseline --compare "$M/eval-before.json" --out "$M/eval-after.json" > "$M/eval-after.txt" 2>&1
-$PY scripts/soak.py --url http://127.0.0.1:18602 --clients 10 --seconds 60 --out "$M/soak-after2.json" > "$M/soak-after2.txt" 2>&1
+$PY scripts/soak.py --url http://127.0.0.1:18602 --clients 10 --seconds 60 --no-memory-verdict --out "$M/soak-after2.json" > "$M/soak-after2.txt" 2>&1
 kill "${PIDS[@]}"; PIDS=()
 
 # The LLM path through the LLM STAND-IN (0.5 s to the first token, 50 tokens/s, 150 tokens): not a real LLM.

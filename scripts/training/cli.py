@@ -5,8 +5,8 @@
     pressqa-train --corpus ../shared/telekom-press-releases   # index what of the folder is missing first
 
 The index is PRESSQA_DATA_DIR's (start the service once, run `pressqa-index`, or pass --corpus). The k-fold
-figures (out-of-fold: every question answered by models fitted without it) are printed per question type and
-written with the model; they are the figures to trust, not the fit on all questions. Deterministic: the same
+figures (out-of-fold: every question answered by models fitted without it) are printed per question type and their
+spread over the folds, and written with the model; they are the figures to trust, not the fit on all questions. Deterministic: the same
 index and questions give the same model.
 """
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from kit.loader import room_module
 
     from .examples import build_example, candidate_pipeline
-    from .fitting import Report, Settings, cross_validate, final_fit, score
+    from .fitting import Report, Settings, assign_folds, cross_validate, final_fit, score
 
     started = time.perf_counter()
     if args.corpus:
@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         for seed in settings.seeds:
             outcomes = cross_validate(examples, settings, seed, progress=bar.update)
             first = first or outcomes
-            report.per_seed.append({"seed": seed, **score(examples, outcomes)})
+            folds = assign_folds(examples, settings.folds, seed)
+            per_fold = [score([e for e, g in zip(examples, folds) if g == f], [o for o, g in zip(outcomes, folds) if g == f])
+                        ["by_type"]["all"] for f in range(settings.folds)]
+            report.per_seed.append({"seed": seed, **score(examples, outcomes), "per_fold": per_fold})
     summary = report.summary()
     print_summary(summary, report, len(items), settings)
 
@@ -127,6 +130,10 @@ def print_summary(summary: dict, report, questions: int, settings) -> None:
     for kind in ["all", *sorted(k for k in summary if k != "all")]:
         row = summary[kind]
         print(kind.ljust(14) + "".join((f"{row[m]:.3f}" if m in row else "-").rjust(16) for m in METRICS))
+    for metric in ("passage@1", "key_facts", "refused", "wrongly_refused"):
+        values = [fold[metric] for seed in report.per_seed for fold in seed["per_fold"] if metric in fold]
+        if values:
+            print(f"{metric} per fold: {min(values):.3f}-{max(values):.3f} over {len(values)} folds")
     aucs = [seed["answerability_auc"] for seed in report.per_seed if seed["answerability_auc"] is not None]
     if aucs:
         print(f"answerability ROC AUC: {', '.join(f'{a:.3f}' for a in aucs)}")
