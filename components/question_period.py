@@ -102,11 +102,21 @@ class QuestionPeriodPreference:
         if self.document_store is not None:
             count = self.document_store.count_documents()
             if self._newest_year is None or self._newest_year[0] != count:
-                years = [d.meta["year"] for d in self.document_store.filter_documents() if d.meta.get("year")]
-                self._newest_year = (count, max(years) if years else None)
+                self._newest_year = (count, self._newest_year_in_store())
             if self._newest_year[1] is not None:
                 return self._newest_year[1]
         years = [d.meta["year"] for d in documents if d.meta.get("year")]
+        return max(years) if years else None
+
+    def _newest_year_in_store(self) -> int | None:
+        """The store's largest `meta.year`: its own aggregate where it has one (Haystack's
+        `get_metadata_field_min_max`: the embedded store's column, a cluster's stats aggregation), else from
+        every document."""
+        min_max = getattr(self.document_store, "get_metadata_field_min_max", None)
+        if min_max is not None:
+            newest = min_max("meta.year").get("max")
+            return int(newest) if newest else None
+        years = [d.meta["year"] for d in self.document_store.filter_documents() if d.meta.get("year")]
         return max(years) if years else None
 
     def interpret(self, query: str, documents: list[Document]) -> dict[str, Any] | None:

@@ -6,13 +6,15 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import yaml
 from fastapi import HTTPException
+from fastapi.concurrency import run_in_threadpool
 from haystack import Pipeline, SuperComponent
 from haystack.core.errors import PipelineRuntimeError
 from haystack.core.serialization import DeserializationCallbacks
@@ -146,17 +148,46 @@ def run_timed(pipeline: SuperComponent, total_stage: str, **inputs: Any) -> dict
 
     Well-formed filters the store cannot apply (a string compared with '>' to a number) answer 422, not 500.
     """
-    with collect_timings() as timings:
+    with collect_timings() as timings, _filter_errors_as_422():
         started = time.perf_counter()
-        try:
-            result = pipeline.run(**inputs)
-        except PipelineRuntimeError as error:
-            if isinstance(error.__cause__, FilterError):
-                raise HTTPException(status_code=422, detail=f"Malformed filters: {error.__cause__}") from None
-            if _raised_by_filter_comparison(error.__cause__):
-                raise HTTPException(status_code=422, detail=(
-                    f"Malformed filters: a comparison cannot be applied to the values the field holds ({error.__cause__})."
-                )) from None
-            raise
+        result = pipeline.run(**inputs)
         record(total_stage, started)
     return {**result, "timings_ms": dict(timings)}
+
+
+async def run_timed_async(pipeline: SuperComponent, total_stage: str, **inputs: Any) -> dict[str, Any]:
+    """`run_timed` for async callers: the pipeline's independent branches at once (`Pipeline.run_async`: search.yml's
+    two retrievers wait for the cluster together) where the store profile says that pays (`concurrent_branches`),
+    else `run_timed` in a worker thread (one component after the other, as Hayhooks runs a synchronous wrapper)."""
+    if not concurrent_branches():
+        return await run_in_threadpool(run_timed, pipeline, total_stage, **inputs)
+    with collect_timings() as timings, _filter_errors_as_422():
+        started = time.perf_counter()
+        result = await pipeline.run_async(**inputs)
+        record(total_stage, started)
+    return {**result, "timings_ms": dict(timings)}
+
+
+def concurrent_branches(store: str | None = None) -> bool:
+    """Whether the store profile (`stores/<store>/<store>.yml`, top-level `concurrent_branches:`) runs a pipeline's
+    independent branches at once. Measured per store (docs/scaling.md, "How cost grows"): it pays where the
+    retrievers wait on the network (a cluster), and costs where they are a few milliseconds of CPU (the embedded
+    store: Haystack's async path moves every component to a thread, and the in-memory store runs each
+    retriever's async call on one thread of its own)."""
+    store = store or store_variant()
+    profile = yaml.safe_load((stores_dir() / store / f"{store}.yml").read_text(encoding="utf-8")) or {}
+    return bool(profile.get("concurrent_branches", False))
+
+
+@contextmanager
+def _filter_errors_as_422() -> Iterator[None]:
+    try:
+        yield
+    except PipelineRuntimeError as error:
+        if isinstance(error.__cause__, FilterError):
+            raise HTTPException(status_code=422, detail=f"Malformed filters: {error.__cause__}") from None
+        if _raised_by_filter_comparison(error.__cause__):
+            raise HTTPException(status_code=422, detail=(
+                f"Malformed filters: a comparison cannot be applied to the values the field holds ({error.__cause__})."
+            )) from None
+        raise

@@ -19,7 +19,7 @@ from haystack.dataclasses import StreamingChunk
 
 from components.extractive_answerer import NOT_FOUND
 from kit.documents import document_to_json
-from kit.loader import load_pipeline, run_timed
+from kit.loader import load_pipeline, run_timed_async
 from kit.timings import collect_timings
 
 Event = tuple[str, dict[str, Any]]
@@ -95,7 +95,7 @@ class Answerer:
         """
         started = time.perf_counter()
         deadline = started + answer_deadline()
-        found = await run_in_threadpool(self._search, query, top_k, filters)
+        found = await run_timed_async(self.search, "search_total", query=query, top_k=top_k, filters=filters)
         documents, timings, interpreted = found["documents"], found["timings_ms"], found.get("interpreted_filters") or {}
         yield "sources", _sources_event(documents, self.mode, interpreted)
 
@@ -115,9 +115,6 @@ class Answerer:
             yield "delta", {"text": answer}
         timings["total"] = _ms_since(started)
         yield "done", _done_event(answer, mode, warning, timings, usage, interpreted, outcome)
-
-    def _search(self, query: str, top_k: int, filters: dict[str, Any] | None) -> dict[str, Any]:
-        return run_timed(self.search, "search_total", query=query, top_k=top_k, filters=filters)
 
     def _extract(self, query: str, documents: list[Document], timings: dict[str, float]) -> dict[str, Any]:
         """extract.yml's `answer`, `answerable` and `answerability`."""

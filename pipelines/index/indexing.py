@@ -20,6 +20,7 @@ from kit.loader import REPO_ROOT, load_pipeline
 from stores.inmemory.index_file import IndexNotSavedError
 
 from . import workers
+from .releases import meta_counts
 
 logger = logging.getLogger(__name__)
 
@@ -185,10 +186,9 @@ class Indexer:
         stale = time.monotonic() - self._indexed.get("at", float("-inf")) >= max_age
         if (version is None and stale) or self._indexed.get("version") != version:
             indexed: dict[str, set] = {}
-            for doc in store.filter_documents():
-                name = doc.meta.get("file_path")
+            for (name, digest), _ in meta_counts(store, ["file_path", CONTENT_HASH_FIELD]):
                 if name is not None:
-                    indexed.setdefault(name, set()).add(doc.meta.get(CONTENT_HASH_FIELD))
+                    indexed.setdefault(name, set()).add(digest)
             self._indexed = {"version": version, "indexed": indexed, "at": time.monotonic()}
         return self._indexed["indexed"]
 

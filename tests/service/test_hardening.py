@@ -18,6 +18,8 @@ import pytest
 from hardening_support import service_on_copy, tiny_corpus
 from service_process import INDEX_TOKEN
 
+from stores.inmemory.index_file import IndexFile
+
 pytestmark = pytest.mark.e2e
 
 READ_TOKEN = "test-read-token-5b1e"
@@ -314,25 +316,26 @@ def test_chat_with_openai_content_parts_is_answered(guarded_service):
 def kill_during_a_write(process, index_dir: Path, timeout: float = 600) -> str:
     """SIGKILL `process` while it writes its index file for the second time (the first write made the file).
 
-    A write in progress shows as a temporary file next to the index (atomic write) or as the index file
-    changing size between two looks (a write in place): either way the kill lands mid-write.
+    A write in progress shows as the file's write-ahead log (SQLite) growing between two looks, after the
+    file holds a first version: the kill lands mid-write.
     """
-    target = index_dir / "press-releases.json"
+    target = index_dir / "press-releases.sqlite"
+    log = index_dir / "press-releases.sqlite-wal"
     deadline = time.monotonic() + timeout
     previous_size = None
     while time.monotonic() < deadline:
         assert process.poll() is None, "the service ended before it was killed"
         try:
-            temporary = [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
-            size = target.stat().st_size
-        except FileNotFoundError:  # not written yet, or a temporary file vanished between two calls
+            first_version = IndexFile(target).stamp() is not None
+            size = log.stat().st_size
+        except (FileNotFoundError, OSError):  # not written yet, or busy
             time.sleep(0.002)
             continue
-        if temporary or (previous_size is not None and size != previous_size):
+        if first_version and previous_size is not None and size > previous_size:
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
-            return "temporary file" if temporary else "index file changing"
-        previous_size = size
+            return "write-ahead log growing"
+        previous_size = size if first_version else None
         time.sleep(0.002)
     raise TimeoutError("no second write of the index seen")
 
@@ -350,12 +353,11 @@ def test_kill_during_indexing_leaves_the_last_complete_index(tmp_path, corpus_di
         service.stop()
     assert service.process.returncode == -signal.SIGKILL
 
-    stored = json.loads((index_dir / "press-releases.json").read_text(encoding="utf-8"))  # whole, valid JSON
-    chunks = len(stored["documents"])
-    assert chunks > 0 and all(d.get("embedding") for d in stored["documents"])
-    assert seen == "temporary file"  # the write in progress went to a temporary file, renamed when complete
-    leftovers = sorted(p.name for p in index_dir.glob("*.tmp"))  # the interrupted write's temporary file
-    print(f"killed mid-write; index holds {chunks} chunks; leftover temporary files: {leftovers}")
+    stored = IndexFile(index_dir / "press-releases.sqlite").read()  # a whole version, readable
+    chunks = len(stored.documents)
+    assert chunks > 0 and all(d.embedding is not None for d in stored.documents)
+    assert seen == "write-ahead log growing"  # the kill landed while the second write was being written
+    print(f"killed mid-write; index holds {chunks} chunks of version {stored.version}")
 
     restarted = service_on_copy(data_dir, corpus=tmp_path / "no-corpus").start(timeout=300, until_indexed=False)
     try:

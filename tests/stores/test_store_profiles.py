@@ -23,7 +23,9 @@ BEFORE_PROFILES = "3e779b6"
 STORE_COMPONENTS = {"index": {"writer"}, "search": {"bm25_retriever", "embedding_retriever", "period"}}
 URLS = "http://os-a.example:9200,http://os-b.example:9200"
 # Modules moved since that commit (issue #24: each store in its own folder), as the old YAML names them.
-MOVED = {"components.persistent_store.": "stores.inmemory.persistent_store."}
+MOVED = {"components.persistent_store.": "stores.inmemory.persistent_store.",
+         # issue #23: the index file is SQLite now (a JSON index at the old path is imported once)
+         "index/press-releases.json": "index/press-releases.sqlite"}
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The search room's one question shape: /search/run's request model (built by Hayhooks from `run_api`'s
+"""The search room's one question shape: /search/run's request model (built by Hayhooks from `run_api_async`'s
 parameters) and SearchRequest, which the MCP tool uses, have the same fields, limits and defaults."""
 
 import docstring_parser
@@ -17,7 +17,7 @@ def _fields(schema: dict) -> dict:
 
 
 def test_run_api_takes_the_search_request():
-    run_api = wrapper.PipelineWrapper.run_api
+    run_api = wrapper.PipelineWrapper.run_api_async
     model = create_request_model_from_callable(run_api.__get__(object()), "searchRun",
                                                docstring_parser.parse(run_api.__doc__ or ""))
     rest, shared = model.model_json_schema(), request.SearchRequest.model_json_schema()

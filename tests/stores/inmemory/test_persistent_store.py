@@ -1,13 +1,13 @@
 """PersistentInMemoryDocumentStore in one process: atomic persistence and reload, and retrieval scores equal to
 Haystack's InMemoryDocumentStore."""
 
-import json
-
 import numpy as np
 import pytest
 from haystack import Document
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
+import stores.inmemory.index_file as index_file
+from stores.inmemory.index_file import IndexFile, IndexNotSavedError
 from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
 
 
@@ -17,27 +17,39 @@ def _chunk(name: str, text: str, emb: list[float] | None = None) -> Document:
 
 def test_store_persists_atomically_and_reloads(tmp_path, monkeypatch):
     monkeypatch.setenv("PRESSQA_DATA_DIR", str(tmp_path))
-    store = PersistentInMemoryDocumentStore(index="test-persist", persist_path="idx/p.json")
+    store = PersistentInMemoryDocumentStore(index="test-persist", persist_path="idx/p.sqlite")
     store.write_documents([_chunk("a.txt", "hello world", [1.0, 0.0])])
-    path = tmp_path / "idx" / "p.json"
-    saved = json.loads(path.read_text())
-    assert [d["content"] for d in saved["documents"]] == ["hello world"]
+    path = tmp_path / "idx" / "p.sqlite"
+    saved = IndexFile(path).read()
+    assert [d.document.content for d in saved.documents] == ["hello world"] and saved.version == 1
 
-    # a crash while writing the file leaves the previous file intact and no temporary file behind
-    monkeypatch.setattr(json, "dump", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
-        store.write_documents([_chunk("b.txt", "second", [0.0, 1.0])])
-    assert json.loads(path.read_text()) == saved
-    assert list(path.parent.iterdir()) == [path]
+    # a write failing half-way (after the first row) leaves the file as it was: one transaction
+    written = []
+
+    def fail_on_second(document):
+        written.append(document.id)
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        return original(document)
+
+    original = index_file._body
+    monkeypatch.setattr(index_file, "_body", fail_on_second)
+    with pytest.raises(IndexNotSavedError, match="disk is full"):
+        store.write_documents([_chunk("b.txt", "second", [0.0, 1.0]), _chunk("c.txt", "third", [0.0, 1.0])])
     monkeypatch.undo()
+    after = IndexFile(path).read()
+    assert after.version == 1 and after.haystack_documents() == saved.haystack_documents()
+    assert store.count_documents() == 1 and store.version == 1  # nor did memory change
+    assert sorted(p.name for p in path.parent.iterdir()) <= ["p.sqlite", "p.sqlite-shm", "p.sqlite-wal"]
 
     # a new process (simulated: forget the shared memory of this index) loads the file
     import stores.inmemory.persistent_store as ps
 
     ps.forget_index("test-persist")
     monkeypatch.setenv("PRESSQA_DATA_DIR", str(tmp_path))
-    reloaded = PersistentInMemoryDocumentStore(index="test-persist", persist_path="idx/p.json")
+    reloaded = PersistentInMemoryDocumentStore(index="test-persist", persist_path="idx/p.sqlite")
     assert reloaded.count_documents() == 1
+    ps.forget_index("test-persist")
 
 
 def test_fast_retrieval_scores_equal_the_parent_store():

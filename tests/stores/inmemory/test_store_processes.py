@@ -4,7 +4,6 @@ Real processes, real kills (SIGKILL), a real full disk (a small tmpfs; skipped w
 Services index a tiny corpus of real releases so each test stays within seconds of embedding.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from haystack.document_stores.types import DuplicatePolicy
 from hardening_support import service_on_copy, tiny_corpus
 
 from components.source_replacing_writer import SourceReplacingWriter
+from stores.inmemory.index_file import IndexFile
 from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore, forget_index
 from service_process import INDEX_TOKEN, REPO
 
@@ -48,7 +48,7 @@ def _run_python(code: str, env: dict, timeout: float = 120) -> subprocess.Comple
 def test_a_writer_never_loses_another_process_write(tmp_path):
     """Process B loaded the index before process A wrote to it; B's write keeps A's document."""
     env = {"PRESSQA_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
-    store = PersistentInMemoryDocumentStore(index="lost-write", persist_path=str(tmp_path / "i.json"))
+    store = PersistentInMemoryDocumentStore(index="lost-write", persist_path=str(tmp_path / "i.sqlite"))
     store.write_documents([_chunk("base.txt", "base")])
     forget_index("lost-write")
     # B: load now, wait for A, then write (its memory is one version behind the file)
@@ -57,7 +57,7 @@ def test_a_writer_never_loses_another_process_write(tmp_path):
         from pathlib import Path
         from haystack import Document
         from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
-        s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.json')!r})
+        s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.sqlite')!r})
         print("loaded", flush=True)
         while not Path({str(tmp_path / 'a-done')!r}).exists():
             time.sleep(0.01)
@@ -67,19 +67,19 @@ def test_a_writer_never_loses_another_process_write(tmp_path):
     a = _run_python(f"""
         from haystack import Document
         from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
-        s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.json')!r})
+        s = PersistentInMemoryDocumentStore(index="lost-write", persist_path={str(tmp_path / 'i.sqlite')!r})
         s.write_documents([Document(content="from a", meta={{"file_path": "a.txt"}}, embedding=[0.0, 1.0])])
     """, env)
     assert a.returncode == 0, a.stderr
     (tmp_path / "a-done").touch()
     assert b.wait(timeout=60) == 0
-    stored = json.loads((tmp_path / "i.json").read_text())
-    assert sorted(d["content"] for d in stored["documents"]) == ["base", "from a", "from b"]
-    assert stored["version"] == 3
+    stored = IndexFile(tmp_path / "i.sqlite").read()
+    assert sorted(d.document.content for d in stored.documents) == ["base", "from a", "from b"]
+    assert stored.version == 3
 
 
 def test_a_reader_process_picks_up_a_new_version_without_blocking_searches(tmp_path):
-    path = str(tmp_path / "r.json")
+    path = str(tmp_path / "r.sqlite")
     reader = PersistentInMemoryDocumentStore(index="reader", persist_path=path)
     assert reader.count_documents() == 0
     writer = _run_python(f"""
@@ -99,17 +99,44 @@ def test_a_reader_process_picks_up_a_new_version_without_blocking_searches(tmp_p
     forget_index("reader")
 
 
-def test_stale_temporary_files_are_removed_at_start(tmp_path):
-    (tmp_path / "t.json.abc123.tmp").write_bytes(b"")  # what a writer killed mid-write leaves
-    (tmp_path / "t.json.def456.tmp").write_bytes(b'{"documents": [')
-    PersistentInMemoryDocumentStore(index="stale-tmp", persist_path=str(tmp_path / "t.json"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
-    forget_index("stale-tmp")
+def test_a_writer_killed_mid_write_leaves_the_version_before(tmp_path):
+    """SIGKILL while a large change is being written into the file (its rows already spilling into the
+    write-ahead log): the next process serves the version before, whole, and writes on."""
+    path = tmp_path / "w.sqlite"
+    code = f"""
+        import os, signal
+        from haystack import Document
+        import stores.inmemory.index_file as index_file
+        from stores.inmemory.persistent_store import PersistentInMemoryDocumentStore
+        store = PersistentInMemoryDocumentStore(index="kill-write", persist_path={str(path)!r})
+        store.write_documents([Document(content=f"base {{i}}", meta={{"file_path": "base.txt"}}, embedding=[0.5] * 384) for i in range(10)])
+        rows, body = [], index_file._body
+        def body_then_kill(document):
+            rows.append(1)
+            if len(rows) == 2500:  # 2,500 rows of 3 KB vectors: SQLite's 2 MB page cache has spilt to the log
+                os.kill(os.getpid(), signal.SIGKILL)
+            return body(document)
+        index_file._body = body_then_kill
+        store.write_documents([Document(content=f"new {{i}}", meta={{"file_path": "new.txt"}}, embedding=[0.25] * 384) for i in range(3000)])
+    """
+    result = _run_python(code, {"PYTHONPATH": str(REPO)})
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    log = path.with_name(path.name + "-wal")
+    assert log.exists() and log.stat().st_size > 2**20, "the kill did not land while the change was being written"
+    store = PersistentInMemoryDocumentStore(index="kill-write", persist_path=str(path))
+    try:
+        assert store.version == 1 and store.count_documents() == 10
+        assert {d.meta["file_path"] for d in store.filter_documents()} == {"base.txt"}
+        assert not store.problems
+        store.write_documents([_chunk("after.txt", "written after the crash")])
+        assert IndexFile(path).read().version == 2 and store.count_documents() == 11
+    finally:
+        forget_index("kill-write")
 
 
 def test_replacing_a_release_is_one_version_for_readers(tmp_path):
     """While a release's 7 chunks are replaced by 7 new ones, a reader sees 7 chunks, never 14 (or 0)."""
-    store = PersistentInMemoryDocumentStore(index="atomic-readers", persist_path=str(tmp_path / "a.json"))
+    store = PersistentInMemoryDocumentStore(index="atomic-readers", persist_path=str(tmp_path / "a.sqlite"))
     writer = SourceReplacingWriter(document_store=store)
     versions = [[_chunk("10.txt", f"version {v} part {i}") for i in range(7)] for v in range(30)]
     writer.run(documents=versions[0])
@@ -124,7 +151,8 @@ def test_replacing_a_release_is_one_version_for_readers(tmp_path):
     reader.start()
     try:
         for chunks in versions[1:]:
-            assert writer.run(documents=chunks) == {"documents_written": 7, "documents_removed": 7}
+            result = writer.run(documents=chunks)
+            assert (result["documents_written"], result["documents_removed"], result["releases"]) == (7, 7, {"10.txt": "replaced"})
     finally:
         done.set()
         reader.join()
@@ -135,7 +163,7 @@ def test_replacing_a_release_is_one_version_for_readers(tmp_path):
 def test_kill_between_a_release_write_and_its_delete_keeps_one_version(tmp_path):
     """SIGKILL at the moment the writer would delete the outdated chunks: after the crash the file holds
     exactly one version of the release (today: old and new chunks both, 14 instead of 7)."""
-    path = str(tmp_path / "k.json")
+    path = str(tmp_path / "k.sqlite")
     code = f"""
         import os, signal
         from haystack import Document
@@ -151,8 +179,8 @@ def test_kill_between_a_release_write_and_its_delete_keeps_one_version(tmp_path)
     """
     result = _run_python(code, {"PYTHONPATH": str(REPO)})
     assert result.returncode == -signal.SIGKILL, result.stderr
-    stored = json.loads(Path(path).read_text())
-    contents = sorted(d["content"] for d in stored["documents"])
+    stored = IndexFile(Path(path)).read()
+    contents = sorted(d.document.content for d in stored.documents)
     assert len(contents) == 7 and {c.split()[0] for c in contents} == {"old"}, contents
 
 
@@ -203,14 +231,15 @@ def test_a_truncated_index_file_is_moved_aside_and_reported(tmp_path):
         assert httpx.post(f"{service.url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300).status_code == 200
     finally:
         service.stop()
-    index_file = data / "index" / "press-releases.json"
+    index_file = data / "index" / "press-releases.sqlite"
+    IndexFile(index_file).checkpoint()  # a stopped worker may leave its write-ahead log: fold it in, so the cut hits data
     whole = index_file.read_bytes()
     index_file.write_bytes(whole[: len(whole) // 2])
 
     restarted = service_on_copy(data, corpus=corpus, PRESSQA_WORKERS="1").start(timeout=300)
     try:
         health = httpx.get(f"{restarted.url}/ready").json()
-        aside = sorted((data / "index").glob("press-releases.json.corrupt-*"))
+        aside = IndexFile(index_file).quarantined()
         assert len(aside) == 1 and aside[0].read_bytes() == whole[: len(whole) // 2]  # kept, untouched
         assert health["status"] == "degraded"
         # the readiness view names the file, not the server's folder; the log (the operator's) has the whole path
@@ -246,7 +275,7 @@ def test_disk_full_while_saving_changes_nothing_and_says_why(tmp_path, small_dis
     try:
         url = service.url
         before = httpx.get(f"{url}/ready").json()
-        index_file = small_disk / "index" / "press-releases.json"
+        index_file = IndexFile(small_disk / "index" / "press-releases.sqlite")
         # fill the disk: what is left is less than the index file needs
         filler = small_disk / "filler"
         with filler.open("wb", buffering=0) as f:
@@ -255,7 +284,7 @@ def test_disk_full_while_saving_changes_nothing_and_says_why(tmp_path, small_dis
                     f.write(b"\0" * 4096)
             except OSError:  # ENOSPC: full
                 pass
-        saved = index_file.read_bytes()
+        saved = index_file.read()
         reply = httpx.post(f"{url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300)
         assert reply.status_code == 507, reply.text
         assert "disk is full" in reply.json()["detail"] and "unchanged" in reply.json()["detail"]
@@ -265,7 +294,8 @@ def test_disk_full_while_saving_changes_nothing_and_says_why(tmp_path, small_dis
         assert after["documents"] == before["documents"] and after["index"]["version"] == before["index"]["version"]
         hits = httpx.post(f"{url}/search/run", json={"query": "quokka observatory Wuppertal", "top_k": 3}).json()["result"]["documents"]
         assert all(d["meta"]["file_path"] not in ("9001.txt", "9002.txt") for d in hits)
-        assert index_file.read_bytes() == saved and not list(index_file.parent.glob("*.tmp"))
+        now = index_file.read()
+        assert (now.stamp, now.haystack_documents()) == (saved.stamp, saved.haystack_documents())
         # room again: the same request succeeds
         filler.unlink()
         assert httpx.post(f"{url}/index/run", json={"texts": [NEW_RELEASE]}, headers=AUTH, timeout=300).status_code == 200
