@@ -18,6 +18,7 @@ from haystack import Document
 from haystack.dataclasses import StreamingChunk
 
 from components.extractive_answerer import NOT_FOUND
+from kit.admission import waiting_on_remote
 from kit.documents import document_to_json
 from kit.loader import load_pipeline, run_timed_async
 from kit.timings import collect_timings
@@ -149,6 +150,7 @@ class Answerer:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         future = self._llm_loop.submit(self._generate(query, documents, lambda item: loop.call_soon_threadsafe(events.put_nowait, item)))
+        waiting_on_remote()  # the CPU work is done: the admission limit may give this request's place to another
         state = _LlmState(started)
         try:
             while not state.finished:

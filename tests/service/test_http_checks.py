@@ -127,3 +127,47 @@ def test_event_streams_beyond_the_cap_are_refused_and_their_app_stopped():
     assert all((b"retry-after", b"1") in r[0]["headers"] for r in refused)
     assert len(stopped) == 2  # the refused streams' app was told to stop
     assert limit.active == 0 and limit.streams == 0
+
+
+def test_a_request_waiting_on_the_llm_gives_its_active_place_to_another():
+    """kit/admission.py: once a request waits on a remote service its active place becomes a stream place, so a
+    second request is admitted under max_active=1; without the call it is refused."""
+    from kit.admission import waiting_on_remote
+
+    def statuses(signal: bool) -> tuple[list[int], AdmissionLimit]:
+        release = asyncio.Event()
+
+        async def app(scope, receive, send):
+            if scope["path"] == "/ask/run" and signal:
+                waiting_on_remote()
+            if scope["path"] == "/ask/run":
+                await release.wait()  # the LLM answering
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        limit = AdmissionLimit(app, max_active=1, max_streams=4)
+
+        async def one(path: str) -> int:
+            status = []
+
+            async def send(message):
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+
+            await limit({"type": "http", "path": path, "method": "POST", "headers": []}, None, send)
+            return status[0]
+
+        async def everything() -> list[int]:
+            asking = asyncio.create_task(one("/ask/run"))
+            await asyncio.sleep(0.05)
+            searching = await one("/search/run")
+            release.set()
+            return [await asking, searching]
+
+        return asyncio.run(everything()), limit
+
+    waited, limit = statuses(signal=True)
+    assert waited == [200, 200] and limit.active == 0 and limit.streams == 0
+    held, limit = statuses(signal=False)
+    assert held == [200, 503] and limit.active == 0 and limit.streams == 0
+    waiting_on_remote()  # outside a request: nothing to give back, no error
