@@ -51,6 +51,18 @@ def test_json_nesting_is_measured_outside_strings():
     assert not json_depth_exceeds(b'{"a": "\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', limit=32)
 
 
+async def status_of(limit: AdmissionLimit, path: str, method: str = "GET") -> int:
+    """The status `limit` (and its app) answers a request for `path` with."""
+    status = []
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await limit({"type": "http", "path": path, "method": method, "headers": []}, None, send)
+    return status[0]
+
+
 def run_requests(limit: AdmissionLimit, paths: list[str]) -> list[int]:
     """Statuses of requests sent at once to `limit`, whose app holds each request until all have arrived."""
     release = asyncio.Event()
@@ -62,18 +74,8 @@ def run_requests(limit: AdmissionLimit, paths: list[str]) -> list[int]:
 
     limit.app = app
 
-    async def one(path: str) -> int:
-        status = []
-
-        async def send(message):
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-
-        await limit({"type": "http", "path": path, "method": "GET", "headers": []}, None, send)
-        return status[0]
-
     async def everything() -> list[int]:
-        tasks = [asyncio.create_task(one(path)) for path in paths]
+        tasks = [asyncio.create_task(status_of(limit, path)) for path in paths]
         await asyncio.sleep(0.05)
         release.set()
         return await asyncio.gather(*tasks)
@@ -147,20 +149,10 @@ def test_a_request_waiting_on_the_llm_gives_its_active_place_to_another():
 
         limit = AdmissionLimit(app, max_active=1, max_streams=4)
 
-        async def one(path: str) -> int:
-            status = []
-
-            async def send(message):
-                if message["type"] == "http.response.start":
-                    status.append(message["status"])
-
-            await limit({"type": "http", "path": path, "method": "POST", "headers": []}, None, send)
-            return status[0]
-
         async def everything() -> list[int]:
-            asking = asyncio.create_task(one("/ask/run"))
+            asking = asyncio.create_task(status_of(limit, "/ask/run", "POST"))
             await asyncio.sleep(0.05)
-            searching = await one("/search/run")
+            searching = await status_of(limit, "/search/run", "POST")
             release.set()
             return [await asking, searching]
 
