@@ -409,6 +409,7 @@ http {{
             proxy_pass http://api;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header Host $host;  # as docker/nginx.conf: the service answers only names it knows (#21 row 9)
             proxy_buffering off;
             proxy_read_timeout 120s;
             proxy_next_upstream error timeout http_502 http_503;
