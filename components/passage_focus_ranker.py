@@ -6,13 +6,13 @@ import numpy as np
 from haystack import Document, component
 
 from kit.answer_types import asked_type, gives_type
-from kit.text_terms import content_terms, sentences
+from kit.text_terms import content_terms, sentences, term_set
 
 
 @lru_cache(maxsize=16384)
 def _sentence_terms(content: str) -> tuple[frozenset[str], ...]:
     """Content words per sentence of a chunk; cached, since the same chunks come back query after query."""
-    return tuple(frozenset(content_terms(s)) for s in sentences(content))
+    return tuple(term_set(s) for s in sentences(content))
 
 
 @lru_cache(maxsize=16384)

@@ -30,7 +30,7 @@ from haystack import Document
 
 from kit.asked_answers import asked_kinds, gives
 from kit.loader import REPO_ROOT
-from kit.text_terms import content_terms, sentences
+from kit.text_terms import content_terms, sentences, term_set
 
 # --------------------------------------------------------------------------------------------------- answer units
 _TABLE_CELL = " | "  # TableFlattener joins a table row's cells with " | "
@@ -152,15 +152,10 @@ class Question:
 
 
 @lru_cache(maxsize=65536)
-def _terms(text: str) -> frozenset[str]:
-    return frozenset(content_terms(text))
-
-
-@lru_cache(maxsize=65536)
 def _unit_facts(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], float]:
     """What features need of a unit regardless of the question (cached: units come back question after question):
     its terms, its names after the first word, its figures, its length (80 words = 1)."""
-    return _terms(text), tuple(_NAME.findall(text)[1:]), tuple(_FIGURE.findall(text)), min(len(text.split()), 80) / 80
+    return term_set(text), tuple(_NAME.findall(text)[1:]), tuple(_FIGURE.findall(text)), min(len(text.split()), 80) / 80
 
 
 # ------------------------------------------------------------------------------------------------ unit features
@@ -251,8 +246,8 @@ def chunk_features(question: Question, documents: list[Document], focus: np.ndar
             focus[i],
             float(_split_id(doc) == 0),
             min(_split_id(doc), 10) / 10,
-            question.coverage(_terms(str(doc.meta.get("title") or ""))),
-            question.coverage(_terms(doc.content or "")),
+            question.coverage(term_set(str(doc.meta.get("title") or ""))),
+            question.coverage(term_set(doc.content or "")),
             release_best[str(doc.meta.get("file_path"))],
             best,
             scores[1] if len(scores) > 1 else best,

@@ -1,6 +1,7 @@
 """Word-level helpers shared by the ranker and the extractive answerer (no NLTK data needed)."""
 
 import re
+from functools import lru_cache
 
 # Function words and question words carry no evidence that a passage answers the question.
 STOPWORDS = frozenset(
@@ -41,3 +42,10 @@ def _stem(token: str) -> str:
 def sentences(text: str, min_words: int = 4) -> list[str]:
     """Split text into sentences and headings; fragments under `min_words` words are dropped."""
     return [s.strip() for s in _SENTENCE_BOUNDARY.split(text) if s and len(s.split()) >= min_words]
+
+
+@lru_cache(maxsize=65536)
+def term_set(text: str) -> frozenset[str]:
+    """`content_terms` of `text` as a set, cached: the same sentences come back question after question, and the
+    passage focus and the evidence ranker read the same ones (stemmed once for both)."""
+    return frozenset(content_terms(text))
