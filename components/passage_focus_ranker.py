@@ -9,7 +9,7 @@ from kit.answer_types import asked_type, gives_type
 from kit.text_terms import content_terms, sentences, term_set
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=16384)  # chunks
 def _sentence_terms(content: str) -> tuple[frozenset[str], ...]:
     """Content words per sentence of a chunk; cached, since the same chunks come back query after query."""
     return tuple(term_set(s) for s in sentences(content))
@@ -80,6 +80,12 @@ class PassageFocusRanker:
         self.window = window
         self.answer_type_weight = answer_type_weight
         self.chunk_coverage_weight = chunk_coverage_weight
+
+    def prepare(self, documents: list[Document]) -> None:
+        """Split and stem the sentences of `documents` ahead of the questions (the caches `focus_scores` reads)."""
+        for doc in documents:
+            _sentence_terms(doc.content or "")
+            _sentence_texts(doc.content or "")
 
     def focus_scores(self, query: str, documents: list[Document]) -> np.ndarray:
         """Per chunk, the best sentence window's share of the question's words (rarer words weigh more),

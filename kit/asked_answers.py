@@ -104,20 +104,37 @@ def gives(text: str, kind: str, question: str = "") -> bool:
         # employees"), else any figure may (the text may call the employees "staff")
         ends = _figure_ends(text)
         noun = counted_noun(question)
-        stem = re.escape(noun[: max(4, len(noun) - 2)]) if noun else ""
-        if not ends or not noun or not re.search(stem, text, re.I):
+        if not ends or not noun:
             return bool(ends)
-        return any(re.match(rf"\W*(?:[\w-]+\W+){{0,3}}{stem}", text[end: end + 60], re.I) for end in ends)
+        names_it, counts_it = _counting(noun)
+        if not names_it.search(text):
+            return True
+        return any(counts_it.match(text, end, end + 60) for end in ends)
     return _gives_static(text, kind)
 
 
-# Cached by text: the same sentences come back question after question.
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1024)
+def _counting(noun: str) -> tuple[re.Pattern, re.Pattern]:
+    """Patterns for the counted noun's stem: anywhere in a text, and within four words after a figure."""
+    stem = re.escape(noun[: max(4, len(noun) - 2)])
+    return re.compile(stem, re.I), re.compile(rf"\W*(?:[\w-]+\W+){{0,3}}{stem}", re.I)
+
+
+def prepare(text: str) -> None:
+    """Work out what `gives` needs of `text` for any question (its caches), ahead of the questions."""
+    for kind in _GIVES:
+        _gives_static(text, kind)
+    _names(text)
+    _figure_ends(text)
+
+
+# Cached by text: the same sentences come back question after question (sized for kit.evidence.PREPARED_CHUNKS).
+@lru_cache(maxsize=524288)
 def _gives_static(text: str, kind: str) -> bool:
     return bool(_GIVES[kind].search(text))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=131072)
 def _names(text: str) -> tuple[str, ...]:
     return tuple(_NAME.findall(text))
 
@@ -127,7 +144,7 @@ def _asked_names(question: str) -> frozenset[str]:
     return frozenset(word.lower() for word in _NAME.findall(question))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=131072)
 def _figure_ends(text: str) -> tuple[int, ...]:
     """Where each figure of `text` that is not a year ends."""
     return tuple(m.end() for m in re.finditer(NUMBER, text, re.I) if not _YEAR.fullmatch(m.group(0)))

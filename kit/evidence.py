@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from haystack import Document
 
+from kit import asked_answers
 from kit.asked_answers import asked_kinds, gives
 from kit.loader import REPO_ROOT
 from kit.text_terms import content_terms, sentences, term_set
@@ -62,7 +63,22 @@ def is_table_row(text: str) -> bool:
     return text.count(_TABLE_CELL) >= 2
 
 
-@lru_cache(maxsize=8192)
+# How many chunks the caches below hold (a chunk has ~9 units): `prepare_chunk` fills them for a whole index of up to
+# this many chunks at start (1x is 1,613), so that the first questions do not stem and scan their sentences.
+PREPARED_CHUNKS = 8192
+
+
+def prepare_chunk(text: str, title: str = "") -> None:
+    """Work out what the features need of a chunk and each of its units for any question: terms, names, figures,
+    length and the kinds of answer a unit gives (the caches of `units_of` and `chunk_features`)."""
+    term_set(text)
+    term_set(title)
+    for unit in evidence_units(text):
+        _unit_facts(unit)
+        asked_answers.prepare(unit)
+
+
+@lru_cache(maxsize=PREPARED_CHUNKS)
 def evidence_units(text: str) -> tuple[str, ...]:
     """The answer units that can carry an answer: no heading (a short line ending with ':'), no table row."""
     return tuple(u for u in answer_units(text) if not (u.endswith(":") and len(u.split()) < 8) and not is_table_row(u))
@@ -136,7 +152,8 @@ class Question:
 
     def coverage(self, terms: frozenset[str]) -> float:
         """Weighted share of the question's words among `terms`."""
-        return sum(w for t, w in self.weights.items() if t in terms) / self.total
+        weights = self.weights
+        return sum(weights[t] for t in weights.keys() & terms) / self.total
 
     def anchoring(self, text: str) -> float:
         """Share of the question's distinctive names that `text` mentions (1 when it has none)."""
@@ -151,7 +168,7 @@ class Question:
         return [written for name, written in self.subjects.items() if not mentions(text, name)]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16 * PREPARED_CHUNKS)
 def _unit_facts(text: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], float]:
     """What features need of a unit regardless of the question (cached: units come back question after question):
     its terms, its names after the first word, its figures, its length (80 words = 1)."""

@@ -23,13 +23,17 @@ _SENTENCE_BOUNDARY = re.compile(
 
 def content_terms(text: str) -> list[str]:
     """Lower-cased content words of `text`, with a crude plural/verb-ending stem."""
-    terms = []
-    for token in _TOKEN.findall(text.lower()):
-        token = token.strip(".,'’")
-        if token in STOPWORDS or len(token) < 2:
-            continue
-        terms.append(_stem(token))
-    return terms
+    return [term for term in map(_term, _TOKEN.findall(text.lower())) if term]
+
+
+@lru_cache(maxsize=131072)
+def _term(token: str) -> str:
+    """The stemmed content word of one token, "" for a function word (cached: a corpus has few distinct tokens,
+    and stemming each of a question's candidate sentences anew was the ranker's largest cost)."""
+    token = token.strip(".,'’")
+    if token in STOPWORDS or len(token) < 2:
+        return ""
+    return _stem(token)
 
 
 def _stem(token: str) -> str:
@@ -44,7 +48,7 @@ def sentences(text: str, min_words: int = 4) -> list[str]:
     return [s.strip() for s in _SENTENCE_BOUNDARY.split(text) if s and len(s.split()) >= min_words]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
 def term_set(text: str) -> frozenset[str]:
     """`content_terms` of `text` as a set, cached: the same sentences come back question after question, and the
     passage focus and the evidence ranker read the same ones (stemmed once for both)."""

@@ -1,8 +1,15 @@
 """POST /search/run: the retrieval service (search.yml: BM25 and embedding retrieval, fused and re-ranked)."""
 
+import logging
+import time
 from typing import Any
 
+from haystack.core.super_component import SuperComponent
+from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+from components.evidence_ranker import EvidenceRanker
 from kit.documents import document_to_json
+from kit.evidence import PREPARED_CHUNKS
 from kit.loader import load_pipeline, run_timed_async
 from kit.queries import Filters, Question, check_filters
 from kit.room import Room
@@ -12,10 +19,34 @@ from .mcp_tool import search_tool
 from .request import SearchRequest, TopK
 
 
+logger = logging.getLogger(__name__)
+
+
+def prepare_rankers(pipeline: SuperComponent) -> None:
+    """Let the pipeline's evidence rankers work out ahead what they need of every sentence of an in-process index
+    (EvidenceRanker.prepare), so that fresh workers answer their first questions as fast as later ones. An index
+    larger than the rankers' caches, or a cluster's, is prepared as questions retrieve its chunks."""
+    parts = [part for _, part in pipeline.pipeline.walk()]
+    rankers = [part for part in parts if isinstance(part, EvidenceRanker)]
+    stores = {id(store): store for part in parts
+              if isinstance(store := getattr(part, "document_store", None), InMemoryDocumentStore)}
+    for store in stores.values() if rankers else ():
+        chunks = store.count_documents()
+        if chunks > PREPARED_CHUNKS:
+            logger.info("evidence ranker: %d chunks, more than it prepares ahead (%d)", chunks, PREPARED_CHUNKS)
+            continue
+        started = time.perf_counter()
+        documents = store.filter_documents()
+        for ranker in rankers:
+            ranker.prepare(documents)
+        logger.info("evidence ranker: prepared %d chunks in %.1f s", len(documents), time.perf_counter() - started)
+
+
 class PipelineWrapper(Room):
     def setup(self) -> None:
         self.pipeline = load_pipeline("search", "search")
         self.pipeline.warm_up()
+        prepare_rankers(self.pipeline)
 
     def mcp_tools(self) -> list[McpTool]:
         """`search_press_releases` (mcp_tool.py): what /search/run returns, for agents."""

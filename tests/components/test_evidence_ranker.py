@@ -38,3 +38,17 @@ def test_without_a_question_the_order_is_kept_and_without_a_model_the_error_says
     assert EvidenceRanker().run(documents=documents)["documents"] == documents
     with pytest.raises(FileNotFoundError, match="missing.json"):
         EvidenceRanker(model_path=str(tmp_path / "missing.json")).warm_up()
+
+
+def test_prepared_chunks_need_no_text_work_when_a_question_retrieves_them():
+    from kit import evidence
+    from kit.text_terms import term_set
+
+    chunks = [Document(content=f"{TABLET.content} Batch {n} of the tablets ships in week {n}.", meta={"title": f"T {n}"},
+                      score=1.0 - n / 10) for n in range(3)]  # texts no other test has met
+    ranker = EvidenceRanker()
+    ranker.prepare(chunks)
+    before = (evidence._unit_facts.cache_info().misses, term_set.cache_info().misses)
+    ranked = ranker.run(documents=chunks, query="How much does the T Tablet cost?")["documents"]
+    assert len(ranked) == 3
+    assert (evidence._unit_facts.cache_info().misses, term_set.cache_info().misses) == before

@@ -14,7 +14,7 @@ Deutsche Telekom and EUROGATE open a 5G campus network in Hamburg with 2,900 sen
 
 The network covers 1.4 square kilometres of the Hamburg container terminal. EUROGATE invests 3.7 million euros.
 
-The digital identity for 120 partners comes from Verimi.
+The digital identity for 120 partners comes from Verimi. Bells ring when the cranes start: bells everywhere.
 """
 
 
@@ -22,17 +22,22 @@ def test_copies_are_other_releases_with_other_names_numbers_and_dates(tmp_path):
     source = tmp_path / "source"
     source.mkdir()
     (source / "0.txt").write_text(RELEASE, encoding="utf-8")  # numbered from 0, as the corpus
-    (source / "1.txt").write_text(RELEASE.replace("EUROGATE", "HHLA").replace("2023", "2021"), encoding="utf-8")
+    for k, (port, year) in enumerate((("HHLA", "2021"), ("Bremerhaven", "2020"), ("Rostock", "2019")), start=1):
+        other = RELEASE.replace("EUROGATE", port).replace("2023", year).replace("Bells", "Horns").replace("bells", "horns")
+        (source / f"{k}.txt").write_text(other, encoding="utf-8")  # "cranes" in four releases, "bells" in one
     files = build_corpus(source, tmp_path / "3x", 3)
-    assert sorted((p.name for p in files), key=lambda n: int(n[:-4])) == ["0.txt", "1.txt", "2.txt", "3.txt", "4.txt", "5.txt"]
+    assert sorted((p.name for p in files), key=lambda n: int(n[:-4])) == [f"{n}.txt" for n in range(12)]
     assert (tmp_path / "3x" / "0.txt").read_text(encoding="utf-8") == RELEASE  # the real release, untouched
     texts = {p.name: p.read_text(encoding="utf-8") for p in files}
-    for name in ("2.txt", "4.txt"):  # the copies of 0.txt
+    for name in ("4.txt", "8.txt"):  # the copies of 0.txt
         copy = texts[name]
         assert "Deutsche Telekom" in copy  # still a Telekom release
         assert "EUROGATE" not in copy and "Hamburg" not in copy and "Verimi" not in copy
         assert "2023" not in copy and "2,900" not in copy and "3.7" not in copy
-    assert len(set(texts.values())) == 6  # every copy differs from its original and from the other copies
+        assert "bells" not in copy.lower() and "cranes" in copy  # a rare word is replaced, a common one kept
+        invented = copy.split("comes from ")[1].split(". ")[1].split()[0]
+        assert copy.count(invented) + copy.count(invented.lower()) == 2  # "Bells" and "bells": one invented word
+    assert len(set(texts.values())) == 12  # every copy differs from its original and from the other copies
 
 
 def test_report_sums_up_and_draws_the_curves(tmp_path, monkeypatch):

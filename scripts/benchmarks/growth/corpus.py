@@ -6,14 +6,18 @@ their names and the dev set's gold files stay the only right answers. In a copy
   occurs in lower case anywhere in the corpus, and occurs inside a sentence: EUROGATE, Hamburg, Verimi, GHz), the same name by the same
   invention within a copy, a different one in each copy; "Telekom", "Deutsche", "T" (T-Systems, T-Mobile),
   months and weekdays stay, so a copy is still a Deutsche Telekom release;
+- every rare word (lower case, four letters or more, in at most RARE_IN_RELEASES of the real releases:
+  "pastors", "bells", "tranche") is replaced the same way: a question that names no party, figure or date
+  ("Which start-up lets pastors ring their church's bells from home?") still has one right release, where
+  copies that kept those words would be as right as their original;
 - every year from 1990 to 2039 is shifted by the copy's offset (1 to 12 years back, then forward), the day
   next to a month name moves within 1-28, and every other number has its digits permuted (0 stays 0, so
   "0.5" stays a decimal and no number gains a leading zero);
 - the paragraphs after the first are rotated by k, so copies are chunked differently from the original.
 
 So a copy keeps the topic and the wording of its original (the hard case for retrieval: sixteen releases on
-EUROGATE-like port networks) but names other parties, figures and dates: a question naming EUROGATE, 2.9
-million or 2023 still has one right release.
+EUROGATE-like port networks) but names other parties, figures and dates and uses other rare words: a
+question naming EUROGATE, 2.9 million, 2023 or pastors still has one right release.
 
     python -m scripts.benchmarks.growth.corpus SOURCE_DIR OUT_DIR --factor 4
 """
@@ -32,6 +36,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 KEEP |= set(MONTHS) | set(WEEKDAYS)
+RARE_IN_RELEASES = 2  # 4.4 % of the corpus's words; every word of a question's topic that is this rare
 
 _WORD = re.compile(r"[^\W\d_][^\W_]*")
 # a number standing alone: 3.7, 2,900, 2023 (not the 5 of "5G", not a chapter "4.0" inside a word)
@@ -62,6 +67,15 @@ def lowercase_vocabulary(texts: Iterable[str]) -> set[str]:
     return lower | {w.lower() for w in starting - mid_sentence}
 
 
+def rare_words(texts: Iterable[str], max_releases: int = RARE_IN_RELEASES) -> set[str]:
+    """Lower-case words of four letters or more that occur in at most `max_releases` of the texts."""
+    releases: dict[str, int] = {}
+    for text in texts:
+        for word in {w for w in _WORD.findall(text) if w.islower() and len(w) >= 4}:
+            releases[word] = releases.get(word, 0) + 1
+    return {word for word, count in releases.items() if count <= max_releases}
+
+
 def is_proper_name(word: str, vocabulary: set[str]) -> bool:
     return word[0].isupper() and word not in KEEP and word.lower() not in vocabulary and len(word) > 1
 
@@ -73,17 +87,20 @@ def invented_name(word: str, copy: int, extra: int = 0) -> str:
     name = "".join(_SYLLABLES[b % len(_SYLLABLES)] for b in digest[:syllables])
     if word.isupper():
         return name.upper()
+    if word.islower():
+        return name
     return name[0].upper() + name[1:]
 
 
 class Rewriter:
-    """Rewrites releases into copy `copy` (1, 2, ...): other names, numbers, dates; paragraphs rotated."""
+    """Rewrites releases into copy `copy` (1, 2, ...): other names, numbers, dates, rare words; paragraphs rotated."""
 
-    def __init__(self, copy: int, vocabulary: set[str]) -> None:
+    def __init__(self, copy: int, vocabulary: set[str], rare: set[str] = frozenset()) -> None:
         if copy < 1:
             raise ValueError("copy numbers start at 1 (0 is the real release)")
         self.copy = copy
         self.vocabulary = vocabulary
+        self.rare = rare
         rng = random.Random(copy)
         # 1..12 years back for the first twelve copies, then forward; never 0
         self.year_offset = -copy if copy <= 12 else copy - 12
@@ -97,13 +114,17 @@ class Rewriter:
 
     def _name(self, match: re.Match) -> str:
         word = match.group(0)
-        if not is_proper_name(word, self.vocabulary):
-            return word
+        if word.lower() in self.rare:  # "Bells" at a sentence's start and "bells" become the same word
+            invented = self._invent(word.lower())
+            return invented[0].upper() + invented[1:] if word[0].isupper() else invented
+        return self._invent(word) if is_proper_name(word, self.vocabulary) else word
+
+    def _invent(self, word: str) -> str:
         if word not in self.names:
             taken = set(self.names.values())
             extra = 0
             while (name := invented_name(word, self.copy, extra)) in taken or name.lower() in self.vocabulary:
-                extra += 1  # one invented name per original name, and never a real word
+                extra += 1  # one invented word per original word, and never a real word
             self.names[word] = name
         return self.names[word]
 
@@ -147,12 +168,13 @@ def build_corpus(source: Path, out: Path, factor: int) -> list[Path]:
         raise SystemExit(f"{source} holds no .txt releases")
     texts = {p.name: p.read_text(encoding="utf-8") for p in originals}
     vocabulary = lowercase_vocabulary(texts.values())
+    rare = rare_words(texts.values())
     out.mkdir(parents=True, exist_ok=True)
     n = len(originals)
     numbered = all(p.stem.isdigit() for p in originals)
     written = []
     for copy in range(factor):
-        rewriter = Rewriter(copy, vocabulary) if copy else None
+        rewriter = Rewriter(copy, vocabulary, rare) if copy else None
         for index, path in enumerate(originals):
             text = texts[path.name] if rewriter is None else rewriter.rewrite(texts[path.name])
             name = path.name if copy == 0 else (f"{copy * n + index}.txt" if numbered else f"copy{copy}-{path.name}")

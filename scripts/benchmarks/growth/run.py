@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 
 from scripts.benchmarks.growth import serve
-from scripts.benchmarks.growth.corpus import Rewriter, build_corpus, lowercase_vocabulary
+from scripts.benchmarks.growth.corpus import Rewriter, build_corpus, lowercase_vocabulary, rare_words
 from scripts.measure_common import DEFAULT_QUESTIONS, REPO_ROOT, load_questions, repo_path
 
 DEFAULT_CACHE = REPO_ROOT / ".cache" / "growth"
@@ -111,11 +111,12 @@ class Growth:
         folder.mkdir(parents=True, exist_ok=True)
         source = self.source()
         names = [n for n in NEW_RELEASES if (source / n).exists()] or sorted(p.name for p in source.glob("*.txt"))[:5]
-        vocabulary = lowercase_vocabulary(p.read_text(encoding="utf-8") for p in source.glob("*.txt"))
+        texts = [p.read_text(encoding="utf-8") for p in source.glob("*.txt")]
+        vocabulary, rare = lowercase_vocabulary(texts), rare_words(texts)
         made = []
         for k, name in enumerate(names):
             target = folder / f"new-{NEW_COPY + k}-{name}"
-            target.write_text(Rewriter(NEW_COPY + k, vocabulary).rewrite((source / name).read_text(encoding="utf-8")), encoding="utf-8")
+            target.write_text(Rewriter(NEW_COPY + k, vocabulary, rare).rewrite((source / name).read_text(encoding="utf-8")), encoding="utf-8")
             made.append(target)
         return made
 
