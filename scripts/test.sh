@@ -34,4 +34,4 @@ if [ "${PRESSQA_TEST_CLUSTER:-1}" != 0 ]; then
   start_cluster opensearch OpenSearch "${OPENSEARCH_LOCAL_PORT:-9200}"
   start_cluster elasticsearch Elasticsearch "${ELASTICSEARCH_LOCAL_PORT:-9220}"
 fi
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"  # the slowest tests listed: CI must stay under ~50 min

@@ -1,4 +1,4 @@
-"""The search room's start: its evidence rankers prepare an in-process index ahead of the questions."""
+"""The search room's start: its evidence rankers prepare the index ahead of the questions."""
 
 from haystack import Document, Pipeline
 from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
@@ -10,7 +10,7 @@ from kit.evidence import evidence_units
 from pipelines.search import pipeline_wrapper
 
 
-def test_the_rankers_prepare_an_in_process_index_at_start_unless_it_outgrows_their_caches(monkeypatch):
+def test_the_rankers_prepare_the_index_at_start_unless_it_outgrows_their_caches(monkeypatch):
     store = InMemoryDocumentStore()
     store.write_documents([Document(content=f"Telekom opens shop number {n} in Bonn. It sells phones.") for n in range(3)])
     pipeline = Pipeline()
