@@ -43,7 +43,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
         entry = out.setdefault(store, {}).setdefault(size, {})
         if kind == "index":
             batches = step.get("batches") or []
-            per_release = [b["seconds"] / b["files"] for b in batches if b.get("files")]
+            per_release = [b["seconds"] / b["files"] for b in batches if b.get("files") and not b.get("paused")]
             entry["index"] = {k: step.get(k) for k in ("releases", "chunks", "seconds", "seconds_all", "size_on_disk_bytes",
                                                        "made_from", "made_by", "partial")}
             if per_release:
@@ -89,7 +89,7 @@ def draw(data: dict[str, Any], figures: dict[str, Any], target: Path) -> None:
         xs, ys, ws = [], [], []
         for name in sorted((k for k in steps if k.endswith("/index")), key=lambda k: int(k.split("/")[1][:-1])):
             for batch in steps[name].get("batches") or []:
-                if batch.get("files"):
+                if batch.get("files") and not batch.get("paused"):
                     xs.append(batch["documents"])
                     ys.append(batch["seconds"] / batch["files"])
         if xs:

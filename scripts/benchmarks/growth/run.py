@@ -195,8 +195,10 @@ class Growth:
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         entry["seconds"] = round(sum(line["seconds"] for line in lines), 1)
         entry["chunks"] = lines[-1]["documents"] if lines else None
+        # a batch marked "paused" by hand in the log (its job was stopped while other work measured) is not drawn
         entry["batches"] = [{"documents": line["documents"], "files": line.get("files"), "chunks": line.get("chunks"),
-                             "seconds": line["seconds"]} for line in lines]
+                             "seconds": line["seconds"], **({"paused": line["paused"]} if "paused" in line else {})}
+                            for line in lines]
         if previous is not None and store == "inmemory":
             entry["seconds_all"] = round(entry["seconds"] + self.results.get(f"{store}/{previous}x/index")["seconds_all"], 1)
         else:
