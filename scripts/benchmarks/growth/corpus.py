@@ -36,7 +36,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 KEEP |= set(MONTHS) | set(WEEKDAYS)
-RARE_IN_RELEASES = 2  # 4.4 % of the corpus's words; every word of a question's topic that is this rare
+RARE_IN_RELEASES = 2  # a word in at most this many real releases is replaced in copies (4.4 % of the words)
 
 _WORD = re.compile(r"[^\W\d_][^\W_]*")
 # a number standing alone: 3.7, 2,900, 2023 (not the 5 of "5G", not a chapter "4.0" inside a word)
