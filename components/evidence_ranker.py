@@ -63,8 +63,7 @@ class EvidenceRanker:
     def prepare(self, documents: list[Document]) -> None:
         """
         Work out ahead what ranking needs of every sentence of `documents` for any question (terms, names, figures,
-        kinds of answer): called at start with an index's chunks, the first questions do not pay for it (the ranker
-        took 43 ms a question when each met its sentences for the first time, 10 ms with them prepared). The caches
+        kinds of answer): called at start with an index's chunks, the first questions do not pay for it. The caches
         hold `kit.evidence.PREPARED_CHUNKS` chunks; beyond that, the least recently used make room.
 
         :param documents: The chunks of the index.

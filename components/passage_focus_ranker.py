@@ -9,7 +9,7 @@ from kit.answer_types import asked_type, gives_type
 from kit.text_terms import content_terms, sentences, term_set
 
 
-@lru_cache(maxsize=16384)  # chunks
+@lru_cache(maxsize=16384)
 def _sentence_terms(content: str) -> tuple[frozenset[str], ...]:
     """Content words per sentence of a chunk; cached, since the same chunks come back query after query."""
     return tuple(term_set(s) for s in sentences(content))

@@ -1,7 +1,5 @@
 """POST /search/run: the retrieval service (search.yml: BM25 and embedding retrieval, fused and re-ranked)."""
 
-import logging
-import time
 from typing import Any
 
 from haystack.core.super_component import SuperComponent
@@ -18,28 +16,19 @@ from .mcp_tool import search_tool
 from .request import SearchRequest, TopK
 
 
-logger = logging.getLogger(__name__)
-
-
 def prepare_rankers(pipeline: SuperComponent) -> None:
     """Let the pipeline's evidence rankers work out ahead what they need of every sentence of the index
     (EvidenceRanker.prepare), so that fresh workers answer their first questions as fast as later ones. The
-    retrievers all read one index: its chunks are read once, from the first retriever's store (a cluster's too:
-    1,613 chunks in ~2 s). An index larger than the rankers' caches is prepared as questions retrieve its chunks."""
+    retrievers all read one index: its chunks are read once, from the first retriever's store (a cluster's too).
+    An index larger than the rankers' caches is prepared as questions retrieve its chunks."""
     parts = [part for _, part in pipeline.pipeline.walk()]
     rankers = [part for part in parts if isinstance(part, EvidenceRanker)]
     store = next((part.document_store for part in parts if getattr(part, "document_store", None) is not None), None)
-    if not rankers or store is None:
+    if not rankers or store is None or store.count_documents() > PREPARED_CHUNKS:
         return
-    chunks = store.count_documents()
-    if chunks > PREPARED_CHUNKS:
-        logger.info("evidence ranker: %d chunks, more than it prepares ahead (%d)", chunks, PREPARED_CHUNKS)
-        return
-    started = time.perf_counter()
     documents = store.filter_documents()
     for ranker in rankers:
         ranker.prepare(documents)
-    logger.info("evidence ranker: prepared %d chunks in %.1f s", len(documents), time.perf_counter() - started)
 
 
 class PipelineWrapper(Room):

@@ -62,7 +62,7 @@ class AdmissionLimit:
         held = {"active": True, "stream": False}
 
         def waiting() -> None:  # kit/admission.py: the request now waits on the LLM, using no CPU here
-            if held["active"] and not held["stream"] and self.streams < self.max_streams:
+            if held["active"] and self.streams < self.max_streams:
                 held["active"], held["stream"] = False, True
                 self.active -= 1
                 self.streams += 1
