@@ -48,6 +48,9 @@ class QuestionPeriodPreference:
       fused score of chunks whose release mentions it;
     - "the latest …", "most recent", "ultimately": a recency boost, growing with `meta.year` over the
       candidates' span.
+    Given `interpreted_filters` (an earlier step's reading), it applies that reading again: after a ranker that
+    scores evidence, the period a question names still decides between chunks of equal evidence.
+
     It works on the fused candidates rather than as a store filter because `meta.year` is the latest
     year a release *mentions*, not when it was published: a store filter `meta.year == 2023` would lose
     a 2023 release that announces a 2024 date. What it read is returned as `interpreted_filters`.
@@ -145,16 +148,21 @@ class QuestionPeriodPreference:
         return None
 
     @component.output_types(documents=list[Document], interpreted_filters=dict)
-    def run(self, documents: list[Document], query: str = "") -> dict[str, Any]:
+    def run(self, documents: list[Document], query: str = "", interpreted_filters: dict | None = None) -> dict[str, Any]:
         """
         Filter or re-weight `documents` by the period `query` names.
 
-        :param documents: Fused retrieval results with scores.
+        :param documents: Retrieval results with scores (fused, or a ranker's).
         :param query: The question.
+        :param interpreted_filters: What an earlier step of this kind read from the question, applied as it is
+            instead of reading `query` again (search.yml applies the period once more after the evidence ranker).
         :returns: `documents` (re-weighted or filtered, order by score) and `interpreted_filters`
             (`{}` when the question names no time; else mode, the words read and the period).
         """
-        interpreted = self.interpret(query, documents) if query else None
+        if interpreted_filters is not None:
+            interpreted = dict(interpreted_filters)
+        else:
+            interpreted = self.interpret(query, documents) if query else None
         if not interpreted or not documents:
             return {"documents": documents, "interpreted_filters": interpreted or {}}
         mode = interpreted["mode"]

@@ -55,12 +55,17 @@ base() {
   fi
   local rootfs=$cache/bookworm-python311.tar started
   mkdir -p "$cache"
+  if [ -d "$rootfs" ]; then  # left by an earlier version of this script (mmdebstrap made a folder of it)
+    rm -rf "$rootfs"
+  fi
   if [ ! -s "$rootfs" ]; then
+    rm -rf "$rootfs.partial"
     started=$(date +%s)
     say "making the base's file system from $(mirror) with mmdebstrap (Debian bookworm, Python 3.11; ~30 s to 3 min, once per machine)"
     # A venv on PATH gives the image python:3.11-slim's shape: `python` and `pip` that install system-wide
     # (Debian's own python3 refuses `pip install`, PEP 668). passwd: the Dockerfile's useradd.
-    mmdebstrap --quiet --variant=minbase --include=python3-venv,ca-certificates,passwd \
+    # --format=tar: mmdebstrap guesses the format from the name, and "….tar.partial" would make a folder
+    mmdebstrap --quiet --format=tar --variant=minbase --include=python3-venv,ca-certificates,passwd \
       --customize-hook='chroot "$1" python3 -m venv /opt/python' \
       bookworm "$rootfs.partial" "$(mirror)"
     mv "$rootfs.partial" "$rootfs"

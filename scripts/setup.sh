@@ -40,20 +40,21 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # its CUDA build for Linux (~3 GB of NVIDIA libraries, unused on CPU; see docs/licences.md).
 if ! python -c "import torch" 2>/dev/null; then
   step "Installing torch 2.13.0: ~3 GB from PyPI with NVIDIA's CUDA libraries (unused on CPU); 2-10 minutes, once"
-  pip install --progress-bar on torch==2.13.0
+  pip install --progress-bar on -c constraints.txt torch==2.13.0
   done_step
 fi
 
-# The project and its pinned dependencies; skipped while pyproject.toml is what was installed last.
+# The project and its pinned dependencies, theirs held to constraints.txt; skipped while pyproject.toml and
+# constraints.txt are what was installed last.
 stamp=.venv/.pressqa-installed
-wanted="$mode $(sha256sum pyproject.toml | cut -d' ' -f1)"
+wanted="$mode $(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   if [ "$mode" = test ]; then
     step "Installing the service's dependencies and the test tools (~1-2 minutes the first time)"
-    pip install --progress-bar on -e ".[test]"
+    pip install --progress-bar on -c constraints.txt -e ".[test]"
   else
     step "Installing the service's dependencies (~1 minute the first time)"
-    pip install --progress-bar on -e .
+    pip install --progress-bar on -c constraints.txt -e .
   fi
   echo "$wanted" > "$stamp"
   done_step

@@ -26,6 +26,7 @@ class Example:
     item: dict[str, Any]
     question: Question
     documents: list[Document]          # the candidates in the period step's order, with fused scores
+    period: dict[str, Any]             # what the period step read from the question (search.yml applies it again)
     bm25: dict[str, float]
     dense: dict[str, float]
     focus: np.ndarray
@@ -75,13 +76,14 @@ def build_example(pipeline: Pipeline, item: dict[str, Any], focus_ranker: Passag
     inputs = {"query_embedder": {"text": query}, "bm25_retriever": {"query": query}, CANDIDATES_FROM: {"query": query}}
     result = pipeline.run(data=inputs, include_outputs_from=set(SCORED_BY.values()) | {CANDIDATES_FROM})
     documents = result[CANDIDATES_FROM]["documents"]
+    period = result[CANDIDATES_FROM]["interpreted_filters"]
     question = Question.of(query)
     units = units_of(question, documents)
     gold = Gold.from_item(item)
     facts = [normalise(fact) for fact in item.get("key_facts", [])]
     chunks = [chunk_from_haystack(d) for d in documents]
     return Example(
-        item=item, question=question, documents=documents,
+        item=item, question=question, documents=documents, period=period,
         bm25={d.id: d.score or 0.0 for d in result[SCORED_BY["bm25"]]["documents"]},
         dense={d.id: d.score or 0.0 for d in result[SCORED_BY["dense"]]["documents"]},
         focus=focus_ranker.focus_scores(query, documents), units=units,

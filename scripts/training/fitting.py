@@ -23,6 +23,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from components.near_duplicate_filter import NearDuplicateFilter
+from components.question_period import QuestionPeriodPreference
 from kit.evidence import (
     ANSWERABILITY_FEATURES,
     CHUNK_FEATURES,
@@ -54,6 +55,8 @@ class Settings:
     max_units: int = 3
     relative: float = 0.4
     completing: float = 0.1
+    period_boost: float = 0.3      # search.yml's period_on_evidence
+    recency_boost: float = 0.0
     top_k: int = 5                 # search.yml's duplicate_filter
     duplicate_threshold: float = 0.6
 
@@ -113,9 +116,15 @@ class Report:
 
 
 def _cut(example: Example, scores: np.ndarray, settings: Settings) -> list[int]:
-    """The candidates the pipeline returns: ranked by `scores`, near-duplicates of better ones dropped, top_k."""
+    """The candidates the pipeline returns: ranked by `scores` (the chunk model's decision), the question's period
+    preferred again on their probabilities (as the ranker's scores are), near-duplicates of better ones dropped, top_k."""
     order = np.argsort(-scores, kind="stable")
-    ranked = [Document(id=example.documents[i].id, content=example.documents[i].content) for i in order]
+    probability = 1 / (1 + np.exp(-scores))
+    ranked = [Document(id=example.documents[i].id, content=example.documents[i].content,
+                       meta=example.documents[i].meta, score=float(probability[i])) for i in order]
+    if example.period:
+        prefer = QuestionPeriodPreference(boost=settings.period_boost, recency_boost=settings.recency_boost)
+        ranked = prefer.run(documents=ranked, interpreted_filters=example.period)["documents"]
     kept = NearDuplicateFilter(top_k=settings.top_k, threshold=settings.duplicate_threshold).run(documents=ranked)
     position = {doc.id: i for i, doc in enumerate(example.documents)}
     return [position[doc.id] for doc in kept["documents"]]

@@ -36,3 +36,16 @@ def test_two_years_boost_rather_than_filter_and_an_empty_filter_is_not_applied()
     assert both["interpreted_filters"]["mode"] == "boost" and len(both["documents"]) == 2
     missing = prefer.run(query="What happened in 2019?", documents=docs)
     assert missing["documents"] == docs and "not applied" in missing["interpreted_filters"]["mode"]
+
+
+def test_a_given_reading_is_applied_again_without_reading_the_question():
+    """search.yml's period_on_evidence: the first step's reading, applied to a ranker's order."""
+    prefer = QuestionPeriodPreference(boost=0.3)
+    ranked = [Document(content="copy", score=0.93, meta={"year": 2027, "dates": ["2027-01"]}),
+              Document(content="real", score=0.87, meta={"year": 2024, "dates": ["2024-01"]})]
+    reading = prefer.run(query="Who became director on January 1, 2024?", documents=ranked)["interpreted_filters"]
+    assert reading["mode"] == "boost" and reading["period"] == {"from": "2024", "to": "2024"}
+    again = prefer.run(documents=ranked, query="a question naming no time", interpreted_filters=reading)
+    assert [d.content for d in again["documents"]] == ["real", "copy"]  # 0.87 * 1.3 over 0.93
+    assert again["documents"][0].score == 0.87 * 1.3 and again["interpreted_filters"] == reading
+    assert prefer.run(documents=ranked, query="in 2027?", interpreted_filters={})["documents"] == ranked  # read: no time

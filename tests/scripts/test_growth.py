@@ -4,6 +4,7 @@ The benchmark itself (services on 1x, 4x, 16x) is run by hand: `python scripts/b
 """
 
 import json
+import re
 
 from scripts.benchmarks.growth import report
 from scripts.benchmarks.growth.corpus import build_corpus
@@ -34,6 +35,8 @@ def test_copies_are_other_releases_with_other_names_numbers_and_dates(tmp_path):
         assert "Deutsche Telekom" in copy  # still a Telekom release
         assert "EUROGATE" not in copy and "Hamburg" not in copy and "Verimi" not in copy
         assert "2023" not in copy and "2,900" not in copy and "3.7" not in copy
+        day, year = re.search(r"May (\d+), (\d+)", copy).groups()
+        assert 1 <= int(day) <= 28 and day != "12" and year != "2023"  # a date, moved (not a day's digits permuted)
         assert "bells" not in copy.lower() and "cranes" in copy  # a rare word is replaced, a common one kept
         invented = copy.split("comes from ")[1].split(". ")[1].split()[0]
         assert copy.count(invented) + copy.count(invented.lower()) == 2  # "Bells" and "bells": one invented word

@@ -40,7 +40,7 @@ RARE_IN_RELEASES = 2  # a word in at most this many real releases is replaced in
 
 _WORD = re.compile(r"[^\W\d_][^\W_]*")
 # a number standing alone: 3.7, 2,900, 2023 (not the 5 of "5G", not a chapter "4.0" inside a word)
-_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.,\0])\d+(?:[.,]\d+)*(?![\w])")  # \0 marks a day already moved
 _MONTH_NAMES = "|".join(MONTHS)
 _DAY_AFTER_MONTH = re.compile(rf"\b(?P<month>{_MONTH_NAMES})\s+(?P<day>\d{{1,2}})\b")
 _DAY_BEFORE_MONTH = re.compile(rf"\b(?P<day>\d{{1,2}})\s+(?P<month>{_MONTH_NAMES})\b")
@@ -132,8 +132,6 @@ class Rewriter:
         text = match.group(0)
         if len(text) == 4 and text.isdigit() and 1990 <= int(text) <= 2039:
             return str(int(text) + self.year_offset)
-        if text.startswith("\0"):  # a day already moved
-            return text
         return text.translate(self.digit_map)
 
     def _day(self, day: str) -> str:
